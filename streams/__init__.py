@@ -1,0 +1,1 @@
+"""Everything that touches Kafka or Redis: the faust app, processors, sketch store, CLI, local stack."""
