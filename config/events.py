@@ -1,0 +1,152 @@
+"""Wire schemas of every event driftline reads or writes (JSON, ``schema_version`` 1).
+
+These are contracts, not behaviour, so they live in the ``config`` layer beside
+the settings: every layer may import them, and they import only pydantic.
+Inputs ignore unknown fields (producers may add fields before we do); outputs
+forbid them (what we publish is exactly what docs/events.md shows).
+docs/events.md holds one example of each, validated by the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+SCHEMA_VERSION = 1
+PREDICTION_FEATURE = "__prediction__"
+PERFORMANCE_FEATURE = "__performance__"
+
+# Model ids become Redis hash tags ({model_id}); braces would break the tag.
+ModelId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+FeatureValue = float | str | None
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", protected_namespaces=())
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+def _finite_features(values: dict[str, FeatureValue]) -> dict[str, FeatureValue]:
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"feature {name!r} is {value}; send null for a missing value")
+    return values
+
+
+class PredictionEvent(_Input):
+    """One prediction a model served, with the features behind it. Keyed by ``model_id``."""
+
+    model_id: ModelId
+    model_version: Name
+    prediction_id: Name
+    ts: AwareDatetime = Field(description="Event time; ISO 8601 with a zone, or epoch seconds.")
+    features: dict[Name, FeatureValue]
+    prediction: float | str | dict[Name, float]
+    segment: dict[Name, str] | None = None
+
+    _check_features = field_validator("features")(_finite_features)
+
+
+class FeatureEvent(_Input):
+    """Feature values logged without a prediction; ``prediction_id`` joins them to one."""
+
+    model_id: ModelId
+    ts: AwareDatetime
+    features: dict[Name, FeatureValue]
+    prediction_id: Name | None = None
+    segment: dict[Name, str] | None = None
+
+    _check_features = field_validator("features")(_finite_features)
+
+
+class LabelEvent(_Input):
+    """Ground truth for an earlier prediction, usually hours or days late."""
+
+    model_id: ModelId
+    prediction_id: Name
+    label: float | str
+    ts: AwareDatetime
+
+
+class TimeWindow(BaseModel):
+    """A half-open event-time interval ``[start, end)``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: datetime
+    end: datetime
+
+
+class HistogramEvidence(BaseModel):
+    """Reference vs current proportions on the reference's bins (numeric features)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["histogram"] = "histogram"
+    edges: list[float] = Field(description="Inner bin edges; the outer bins are open-ended.")
+    reference: list[float]
+    current: list[float]
+
+
+class CategoricalEvidence(BaseModel):
+    """Reference vs current proportions per category, with ``__other__`` for the rest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["categorical"] = "categorical"
+    categories: list[str]
+    reference: list[float]
+    current: list[float]
+
+
+class DriftAlert(_Output):
+    """A detector's verdict on one feature (or the prediction, or performance) turned into an alert."""
+
+    alert_id: Name
+    model_id: ModelId
+    feature: Name = Field(description=f"A feature name, {PREDICTION_FEATURE!r} or {PERFORMANCE_FEATURE!r}.")
+    detector: Name
+    statistic: float
+    threshold: float
+    p_value: float | None = None
+    severity: Literal["warning", "critical"]
+    state: Literal["firing", "resolved"]
+    window: TimeWindow
+    reference_version: Name
+    n_reference: int = Field(ge=0)
+    n_current: int = Field(ge=0)
+    evidence: HistogramEvidence | CategoricalEvidence | None = Field(default=None, discriminator="kind")
+
+
+class RetrainTrigger(_Output):
+    """A guarded request to retrain a model, with the alerts and evidence behind it."""
+
+    trigger_id: Name
+    model_id: ModelId
+    reason: str
+    alert_ids: list[Name] = Field(min_length=1)
+    policy: Name
+    training_window: TimeWindow
+    evidence: dict[Name, float] = Field(description="Per drifted feature, its statistic.")
+
+
+class DeadLetter(_Output):
+    """An input that could not be used, with where it came from and why."""
+
+    topic: Name
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    reason: str
+    payload_b64: str = Field(description="The original message value, base64.")
+    key_b64: str | None = None

@@ -1,0 +1,136 @@
+"""Runtime settings: where Kafka and Redis are, how to authenticate, which topics.
+
+This module is the only place in driftline that reads the environment. Every
+group of settings is a frozen pydantic-settings model with its own prefix, so
+the variable names read naturally (``DRIFTLINE_KAFKA_BOOTSTRAP``,
+``DRIFTLINE_REDIS_URL``, ``DRIFTLINE_TOPIC_ALERTS``). Secrets are ``SecretStr``
+and never appear in ``repr`` or in :func:`masked`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MASK = "**********"
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach the Kafka cluster (``DRIFTLINE_KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_KAFKA_", frozen=True, extra="forbid")
+
+    bootstrap: str = Field("localhost:9092", description="Comma-separated host:port list.")
+    security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_keyfile_password: SecretStr | None = None
+    client_id: str = "driftline"
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        if not hosts:
+            raise ValueError("needs at least one host:port")
+        for host in hosts:
+            name, sep, port = host.rpartition(":")
+            if not sep or not name or not port.isdigit():
+                raise ValueError(f"{host!r} is not host:port")
+        return ",".join(hosts)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return self.bootstrap.split(",")
+
+
+class RedisSettings(BaseSettings):
+    """How to reach Redis (``DRIFTLINE_REDIS_*``).
+
+    The password may come inside the URL or separately; both are masked when shown.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_REDIS_", frozen=True, extra="forbid")
+
+    url: SecretStr = Field(SecretStr("redis://localhost:6379/0"))
+    username: str | None = None
+    password: SecretStr | None = None
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: SecretStr) -> SecretStr:
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(f"scheme must be redis://, rediss:// or unix://, not {scheme!r}://")
+        return value
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with any password replaced by the mask."""
+        return _mask_url_password(self.url.get_secret_value())
+
+
+class TopicSettings(BaseSettings):
+    """Topic names (``DRIFTLINE_TOPIC_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_TOPIC_", frozen=True, extra="forbid")
+
+    predictions: str = "driftline.predictions"
+    features: str = "driftline.features"
+    labels: str = "driftline.labels"
+    alerts: str = "driftline.alerts"
+    retrain: str = "driftline.retrain"
+    deadletter: str = "driftline.deadletter"
+    references: str = "driftline.references"
+
+
+class Settings(BaseSettings):
+    """All of driftline's runtime settings. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", frozen=True, extra="ignore")
+
+    app_id: str = "driftline"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    max_event_bytes: int = Field(1_000_000, gt=0, description="Larger messages are dead-lettered.")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; keyword arguments win over it.
+
+    >>> s = load_settings(kafka=KafkaSettings(bootstrap="127.0.0.1:9092"))
+    >>> s.kafka.bootstrap_servers
+    ['127.0.0.1:9092']
+    """
+    return Settings(**overrides)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data with every secret masked, for display and logs."""
+    data = settings.model_dump(mode="json")  # SecretStr dumps as its mask
+    data["redis"]["url"] = settings.redis.masked_url
+    return data
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo = f"{parts.username}:{MASK}" if parts.username else f":{MASK}"
+    host = parts.hostname or ""
+    netloc = f"{userinfo}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,71 @@
+"""Raw Kafka bytes in, validated events or dead letters out.
+
+Decoding is ours, not faust's: faust acks and merely logs a record it cannot
+deserialize, which would lose it silently. Here every failure becomes a
+:class:`~driftline.config.events.DeadLetter` carrying the original bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from driftline.config.events import DeadLetter
+
+EventT = TypeVar("EventT", bound=BaseModel)
+
+
+class InvalidEvent(ValueError):
+    """A message that cannot become an event; ``reason`` says why, in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode(raw: bytes | None, schema: type[EventT], *, max_bytes: int) -> EventT:
+    """Parse and validate one message value, or raise :class:`InvalidEvent`."""
+    if not raw:
+        raise InvalidEvent("empty message")
+    if len(raw) > max_bytes:
+        raise InvalidEvent(f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid {schema.__name__}: {_summarise(exc)}") from None
+
+
+def encode(event: BaseModel) -> bytes:
+    """Serialise an event as compact JSON bytes."""
+    return event.model_dump_json(exclude_none=False).encode()
+
+
+def dead_letter(
+    raw: bytes | None, *, reason: str, topic: str, partition: int, offset: int, key: bytes | None = None
+) -> DeadLetter:
+    return DeadLetter(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        reason=reason,
+        payload_b64=base64.b64encode(raw or b"").decode(),
+        key_b64=base64.b64encode(key).decode() if key is not None else None,
+    )
+
+
+def _summarise(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for error in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

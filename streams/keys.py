@@ -1,0 +1,42 @@
+"""Redis key names. Every key of a model carries the ``{model_id}`` hash tag, so
+one model's keys share a Redis Cluster slot and one Lua call may touch them all."""
+
+from __future__ import annotations
+
+PREFIX = "dl"
+
+
+def _tag(model_id: str) -> str:
+    return f"{PREFIX}:{{{model_id}}}"
+
+
+def reference(model_id: str) -> str:
+    return f"{_tag(model_id)}:ref"
+
+
+def watermarks(model_id: str) -> str:
+    """Hash: Kafka partition -> last offset applied to this model's sketches."""
+    return f"{_tag(model_id)}:wm"
+
+
+def max_event_time(model_id: str) -> str:
+    """String: the largest event time (epoch seconds) applied so far."""
+    return f"{_tag(model_id)}:maxts"
+
+
+def open_windows(model_id: str) -> str:
+    return f"{_tag(model_id)}:win:open"
+
+
+def closed_windows(model_id: str) -> str:
+    return f"{_tag(model_id)}:win:closed"
+
+
+def late_events(model_id: str) -> str:
+    """Counter: events that arrived after their window had closed."""
+    return f"{_tag(model_id)}:late"
+
+
+def window_counts(model_id: str, window_id: int) -> str:
+    """Hash: ``<feature>:<bin>`` -> count, plus ``__n__``, for one window."""
+    return f"{_tag(model_id)}:win:{window_id}"

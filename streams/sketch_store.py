@@ -1,0 +1,149 @@
+"""The sketch store: window histograms, watermarks and references in Redis.
+
+Every batch for one model from one partition is applied by one Lua call that
+adds the increments AND advances that partition's watermark, so a redelivered
+batch is a no-op and at-least-once delivery never double-counts. Events whose
+window has already been closed are counted as late instead of changing a
+window whose alert is already out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import redis.asyncio as aioredis
+
+from driftline.detectors.reference import ModelReference
+from driftline.streams import keys
+from driftline.streams.batch import COUNT_FIELD, ModelBatch
+
+# KEYS: watermarks, maxts, open windows, closed windows, late counter, then one hash per window.
+# ARGV: partition, min offset, max offset, max event time, ttl seconds, then per window:
+#       window id, number of fields, field, increment, field, increment, ...
+_APPLY_LUA = """
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if wm >= tonumber(ARGV[3]) then return 0 end
+if wm >= tonumber(ARGV[2]) then return -1 end
+local ttl = tonumber(ARGV[5])
+local pos = 6
+for k = 6, #KEYS do
+  local window_id = ARGV[pos]
+  local n_fields = tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  if redis.call('SISMEMBER', KEYS[4], window_id) == 1 then
+    for i = 0, n_fields - 1 do
+      if ARGV[pos + 2 * i] == '__n__' then redis.call('INCRBY', KEYS[5], ARGV[pos + 2 * i + 1]) end
+    end
+  else
+    for i = 0, n_fields - 1 do
+      redis.call('HINCRBY', KEYS[k], ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
+    end
+    redis.call('EXPIRE', KEYS[k], ttl)
+    redis.call('SADD', KEYS[3], window_id)
+  end
+  pos = pos + 2 * n_fields
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local maxts = tonumber(redis.call('GET', KEYS[2]) or '-1e308')
+if tonumber(ARGV[4]) > maxts then redis.call('SET', KEYS[2], ARGV[4]) end
+return 1
+"""
+
+
+class ApplyResult(IntEnum):
+    APPLIED = 1
+    ALREADY_APPLIED = 0
+    OVERLAPS_WATERMARK = -1
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """One closed window's counts, per feature: bin index (or ``"null"``) -> count."""
+
+    window_id: int
+    n_events: int
+    features: dict[str, dict[str, int]]
+
+
+class SketchStore:
+    """Async access to one Redis (or Redis Cluster slot per model) holding driftline state."""
+
+    def __init__(self, client: aioredis.Redis, *, bucket_ttl_seconds: int = 7 * 24 * 3600) -> None:
+        self._redis = client
+        self._ttl = bucket_ttl_seconds
+        self._apply = client.register_script(_APPLY_LUA)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: object) -> SketchStore:
+        return cls(aioredis.Redis.from_url(url), **kwargs)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def put_reference(self, reference: ModelReference) -> None:
+        await self._redis.set(keys.reference(reference.model_id), reference.to_json())
+
+    async def get_reference(self, model_id: str) -> ModelReference | None:
+        raw = await self._redis.get(keys.reference(model_id))
+        return ModelReference.from_json(raw) if raw is not None else None
+
+    async def applied_offsets(self, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Last applied offset per (model, partition); absent pairs are left out."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for model_id, partition in pairs:
+                pipe.hget(keys.watermarks(model_id), str(partition))
+            values = await pipe.execute()
+        return {pair: int(v) for pair, v in zip(pairs, values, strict=True) if v is not None}
+
+    async def apply(self, batch: ModelBatch) -> ApplyResult:
+        window_ids = sorted(batch.windows)
+        key_list = [
+            keys.watermarks(batch.model_id),
+            keys.max_event_time(batch.model_id),
+            keys.open_windows(batch.model_id),
+            keys.closed_windows(batch.model_id),
+            keys.late_events(batch.model_id),
+        ] + [keys.window_counts(batch.model_id, w) for w in window_ids]
+        args: list[str | int | float] = [
+            batch.partition, batch.min_offset, batch.max_offset, repr(batch.max_event_time), self._ttl,
+        ]
+        for window_id in window_ids:
+            counts = batch.windows[window_id]
+            args += [window_id, len(counts)]
+            for name, value in counts.items():
+                args += [name, value]
+        return ApplyResult(int(await self._apply(keys=key_list, args=args)))
+
+    async def closable_windows(self, model_id: str, *, window_seconds: int, lateness_seconds: int) -> list[int]:
+        """Open windows whose end plus the allowed lateness is behind the model's event time."""
+        maxts_raw, open_ids = await self._redis.get(keys.max_event_time(model_id)), await self._redis.smembers(
+            keys.open_windows(model_id)
+        )
+        if maxts_raw is None:
+            return []
+        horizon = float(maxts_raw) - lateness_seconds
+        return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * window_seconds <= horizon)
+
+    async def read_window(self, model_id: str, window_id: int) -> WindowCounts:
+        raw = await self._redis.hgetall(keys.window_counts(model_id, window_id))
+        features: dict[str, dict[str, int]] = {}
+        n_events = 0
+        for field_b, value_b in raw.items():
+            name = field_b.decode()
+            if name == COUNT_FIELD:
+                n_events = int(value_b)
+                continue
+            feature, _, bin_name = name.rpartition(":")
+            features.setdefault(feature, {})[bin_name] = int(value_b)
+        return WindowCounts(window_id=window_id, n_events=n_events, features=features)
+
+    async def mark_closed(self, model_id: str, window_id: int) -> None:
+        """Close a window after its alerts are published: later events for it count as late."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(keys.closed_windows(model_id), window_id)
+            pipe.srem(keys.open_windows(model_id), window_id)
+            await pipe.execute()
+
+    async def late_count(self, model_id: str) -> int:
+        return int(await self._redis.get(keys.late_events(model_id)) or 0)
