@@ -147,3 +147,6 @@ class SketchStore:
 
     async def late_count(self, model_id: str) -> int:
         return int(await self._redis.get(keys.late_events(model_id)) or 0)
+
+    async def closed_window_count(self, model_id: str) -> int:
+        return int(await self._redis.scard(keys.closed_windows(model_id)))

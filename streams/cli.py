@@ -1,0 +1,91 @@
+"""The ``driftline`` command line: ``worker``, ``demo``, ``stack``, ``config show``, ``alerts tail``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from driftline.config.settings import load_settings, masked
+from driftline.streams.stack.commands import add_stack_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return int(args.run(args))
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftline", description="Streaming drift monitor for models in production.")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    worker = sub.add_parser("worker", help="run the stream processors (several workers form one consumer group)")
+    worker.add_argument("--window-seconds", type=int, default=60, help="tumbling event-time window length")
+    worker.add_argument("--lateness-seconds", type=int, default=0, help="how long a window waits for late events")
+    worker.add_argument("--min-samples", type=int, default=100, help="fewer values in a window say nothing")
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(run=_worker)
+
+    demo = sub.add_parser("demo", help="start a local stack and a worker, replay a drifting stream, print alerts")
+    demo.add_argument("--events-per-window", type=int, default=1000)
+    demo.add_argument("--windows", type=int, default=12)
+    demo.add_argument("--drift-at", type=int, default=6, help="the window where drift starts")
+    demo.set_defaults(run=_demo)
+
+    config = sub.add_parser("config", help="settings")
+    config_sub = config.add_subparsers(metavar="ACTION")
+    show = config_sub.add_parser("show", help="print the effective settings, secrets masked")
+    show.set_defaults(run=_config_show)
+
+    alerts = sub.add_parser("alerts", help="drift alerts")
+    alerts_sub = alerts.add_subparsers(metavar="ACTION")
+    tail = alerts_sub.add_parser("tail", help="follow the alerts topic, readable")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.set_defaults(run=_alerts_tail)
+
+    add_stack_parser(sub)
+    return parser
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    print(json.dumps(masked(load_settings()), indent=2))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from driftline.streams.worker import run_worker
+    from driftline.streams.processor import WindowOptions
+
+    options = WindowOptions(
+        window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples
+    )
+    return run_worker(load_settings(), options, loglevel=args.loglevel)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from driftline.streams.demo import DemoOptions, run_demo
+
+    options = DemoOptions(events_per_window=args.events_per_window, windows=args.windows, drift_at=args.drift_at)
+    return run_demo(options)
+
+
+def _alerts_tail(args: argparse.Namespace) -> int:
+    from driftline.streams.alerts_tail import tail_alerts
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        asyncio.run(tail_alerts(load_settings(), from_beginning=args.from_beginning, out=sys.stdout))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

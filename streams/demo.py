@@ -1,0 +1,142 @@
+"""``driftline demo``: a drifting fraud model watched end to end on real Kafka and Redis.
+
+Starts the local stack (or uses ``DRIFTLINE_KAFKA_BOOTSTRAP`` / ``DRIFTLINE_REDIS_URL``),
+sets the model's reference from simulated training data, starts a worker
+process, replays a stream in which two features drift partway, prints every
+alert as it arrives, and stops everything on exit, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from driftline.config.events import DriftAlert
+from driftline.config.settings import KafkaSettings, RedisSettings, Settings, load_settings
+from driftline.detectors.reference import ModelReference
+from driftline.streams.alerts_tail import format_alert
+from driftline.streams.codec import decode
+from driftline.streams.kafka_client import client_options
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.simulate import FraudSimulator
+from driftline.streams.stack.select import endpoints_from_env_or_local
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess
+
+DRIFTED = {"amount": 1.0, "merchant_risk_score": 0.8}
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    events_per_window: int = 1000
+    windows: int = 12
+    drift_at: int = 6
+    timeout_seconds: float = 180.0
+
+
+def run_demo(options: DemoOptions) -> int:
+    try:
+        with _services() as settings, tempfile.TemporaryDirectory(prefix="driftline-demo-") as tmp:
+            return asyncio.run(_run(settings, options, Path(tmp)))
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything stopped.")
+        return 130
+
+
+@contextlib.contextmanager
+def _services() -> Iterator[Settings]:
+    with endpoints_from_env_or_local(announce=print) as endpoints:
+        yield load_settings(
+            kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap),
+            redis=RedisSettings(url=endpoints.redis_url),
+        )
+
+
+async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
+    # A fresh model id per run keeps runs against shared services apart.
+    sim = FraudSimulator(model_id=f"fraud-detector-{uuid.uuid4().hex[:6]}")
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    try:
+        await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
+        print(f"reference set for {sim.model_id}: {len(sim.reference_sample(10))} numeric features, 10 bins each")
+        alerts_seen: list[DriftAlert] = []
+        consumer = await _alerts_consumer(settings)
+        with WorkerProcess(settings, log_path=workdir / "worker.log", window_seconds=WINDOW_SECONDS) as worker:
+            print(f"worker started (pid {worker.pid}); replaying {options.windows} windows "
+                  f"of {options.events_per_window} events, drift in {sorted(DRIFTED)} from window {options.drift_at}")
+            printer = asyncio.create_task(_print_alerts(consumer, sim.model_id, alerts_seen, settings))
+            produced = await _produce(settings, sim, options)
+            print(f"produced {produced} events; waiting for the worker to close the windows ...")
+            done = await _wait_closed(store, sim.model_id, options.windows - 1, options.timeout_seconds)
+            await asyncio.sleep(1.0)  # let the last alerts reach the printer
+            printer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await printer
+        await consumer.stop()
+    finally:
+        await store.close()
+    features = sorted({a.feature for a in alerts_seen})
+    print(f"\n{len(alerts_seen)} alert(s) on {features or 'no feature'}; expected drift in {sorted(DRIFTED)}.")
+    if not done:
+        print(f"the worker did not close every window in {options.timeout_seconds:.0f}s; see its log", file=sys.stderr)
+        return 1
+    return 0 if alerts_seen else 1
+
+
+async def _alerts_consumer(settings: Settings) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(settings.topics.alerts, **client_options(settings), auto_offset_reset="latest")
+    await consumer.start()
+    await consumer.seek_to_end()
+    for partition in consumer.assignment():
+        await consumer.position(partition)  # pin "latest" before anything is produced
+    return consumer
+
+
+async def _print_alerts(
+    consumer: AIOKafkaConsumer, model_id: str, seen: list[DriftAlert], settings: Settings
+) -> None:
+    async for message in consumer:
+        alert = decode(message.value, DriftAlert, max_bytes=settings.max_event_bytes)
+        if alert.model_id == model_id:
+            seen.append(alert)
+            print(format_alert(alert), flush=True)
+
+
+async def _produce(settings: Settings, sim: FraudSimulator, options: DemoOptions) -> int:
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
+    await producer.start()
+    count = 0
+    try:
+        for window in range(options.windows):
+            shift = DRIFTED if window >= options.drift_at else None
+            sends = [
+                await producer.send(settings.topics.predictions, orjson.dumps(event), key=sim.model_id.encode())
+                for event in sim.events(window=window, n=options.events_per_window, shift=shift)
+            ]
+            await asyncio.gather(*sends)
+            count += len(sends)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def _wait_closed(store: SketchStore, model_id: str, n_windows: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await store.closed_window_count(model_id) >= n_windows:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+

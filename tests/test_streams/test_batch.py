@@ -1,0 +1,67 @@
+"""The batch planner: decoding, dead letters, binning, and skipping applied offsets."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import orjson
+
+from driftline.detectors.reference import ModelReference
+from driftline.streams.batch import COUNT_FIELD, Record, decode_batch, plan_batch
+
+TOPIC = "driftline.predictions"
+REFERENCE = ModelReference.build("m1", "v1", {"x": np.arange(100.0)}, n_bins=4)  # edges 24.75, 49.5, 74.25
+
+
+def event(i: int, x: object, ts: float = 0.0, model: str = "m1") -> bytes:
+    return orjson.dumps({
+        "model_id": model, "model_version": "1", "prediction_id": f"p{i}", "ts": ts,
+        "features": {"x": x}, "prediction": 0.5,
+    })
+
+
+def plan(records: list[Record], applied: dict[tuple[str, int], int] | None = None, window_seconds: int = 60):
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    return plan_batch(decoded, topic=TOPIC, references={"m1": REFERENCE}, window_seconds=window_seconds, applied=applied)
+
+
+def test_values_are_binned_per_window_with_event_counts() -> None:
+    records = [Record(0, i, event(i, x, ts)) for i, (x, ts) in enumerate([(1, 0), (30, 10), (99, 59), (60, 61)])]
+    (batch,) = plan(records).model_batches
+    assert (batch.min_offset, batch.max_offset, batch.max_event_time) == (0, 3, 61.0)
+    assert batch.windows == {0: {"x:0": 1, "x:1": 1, "x:3": 1, COUNT_FIELD: 3}, 1: {"x:2": 1, COUNT_FIELD: 1}}
+
+
+def test_nulls_strings_and_missing_values_are_counted_as_null() -> None:
+    records = [Record(0, 0, event(0, None)), Record(0, 1, event(1, "n/a")), Record(0, 2, event(2, 5.0))]
+    (batch,) = plan(records).model_batches
+    assert batch.windows[0] == {"x:0": 1, "x:null": 2, COUNT_FIELD: 3}
+
+
+def test_bad_records_become_dead_letters_with_reason_and_original_bytes() -> None:
+    bad = [b"", b"not json", b"[1,2]", event(3, 12345.5).replace(b"12345.5", b"1e999"), event(4, 1.0, model="ghost")]
+    records = [Record(1, i, value, key=b"k") for i, value in enumerate(bad)] + [Record(1, 9, event(9, 1.0))]
+    result = plan(records)
+    reasons = [d.reason for d in result.dead_letters]
+    assert len(reasons) == 5
+    assert reasons[0] == "empty message"
+    assert reasons[1].startswith("not JSON")
+    assert "expected a JSON object" in reasons[2]
+    assert "not finite" in reasons[3] or "inf" in reasons[3]
+    assert "unknown model 'ghost'" in reasons[4]
+    assert [base64.b64decode(d.payload_b64) for d in result.dead_letters] == bad
+    assert {(d.partition, d.offset) for d in result.dead_letters} == {(1, i) for i in range(5)}
+    assert result.model_batches[0].n_events == 1  # the valid record next to them still counts
+
+
+def test_oversized_message_is_dead_lettered() -> None:
+    decoded = decode_batch([Record(0, 0, event(0, 1.0))], topic=TOPIC, max_bytes=10)
+    assert decoded.dead_letters[0].reason.startswith("message is")
+
+
+def test_offsets_at_or_below_the_watermark_are_skipped() -> None:
+    records = [Record(0, i, event(i, 1.0)) for i in range(5)] + [Record(1, 0, event(9, 1.0))]
+    batches = {b.partition: b for b in plan(records, applied={("m1", 0): 2}).model_batches}
+    assert (batches[0].min_offset, batches[0].n_events) == (3, 2)
+    assert batches[1].n_events == 1
