@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Both set up from nothing first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast lint stack-up stack-down clean
+
+$(STAMP): pyproject.toml setup.py .ci/setup
+	bash .ci/setup
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/driftline demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## unit tests and doctests only: no Kafka, no Redis
+	$(PY) -m pytest -m "not integration"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+stack-up: $(STAMP)
+	$(VENV)/bin/driftline stack up
+
+stack-down: $(STAMP)
+	$(VENV)/bin/driftline stack down
+
+clean:
+	rm -rf $(VENV) build *.egg-info

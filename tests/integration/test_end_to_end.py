@@ -1,0 +1,114 @@
+"""The walking skeleton end to end on real Kafka and Redis, with a real worker process.
+
+Events from the reference distribution, then events where one feature is
+shifted: exactly that feature alerts, in drifted windows only; a malformed
+message lands in the dead-letter topic with its reason; and every valid event
+is counted exactly once in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from driftline.config.events import DeadLetter, DriftAlert
+from driftline.config.settings import Settings
+from driftline.detectors.reference import ModelReference
+from driftline.streams.codec import decode
+from driftline.streams.kafka_client import client_options
+from driftline.streams.simulate import EPOCH, FraudSimulator
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+WINDOWS, DRIFT_AT, PER_WINDOW = 8, 5, 500
+MALFORMED = b'{"model_id": "fraud-detector", "features": '
+
+
+async def produce(settings: Settings, sim: FraudSimulator) -> int:
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    sent = 0
+    try:
+        for window in range(WINDOWS):
+            shift = {"amount": 1.0} if window >= DRIFT_AT else None
+            futures = [
+                await producer.send(settings.topics.predictions, orjson.dumps(e), key=sim.model_id.encode())
+                for e in sim.events(window=window, n=PER_WINDOW, shift=shift)
+            ]
+            if window == 2:
+                futures.append(await producer.send(settings.topics.predictions, MALFORMED, key=sim.model_id.encode()))
+            await asyncio.gather(*futures)
+            sent += PER_WINDOW
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def read_topic(settings: Settings, topic: str, expect_at_least: int, timeout: float = 30.0) -> list[bytes]:
+    consumer = AIOKafkaConsumer(topic, **client_options(settings), auto_offset_reset="earliest")
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            values += [m.value for msgs in batch.values() for m in msgs]
+            if len(values) >= expect_at_least and not batch:
+                break
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_lettered(
+    settings: Settings, tmp_path: Path
+) -> None:
+    sim = FraudSimulator(model_id=f"fraud-{settings.app_id[-8:]}")
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
+    worker = WorkerProcess(settings, log_path=tmp_path / "worker.log", window_seconds=60)
+    try:
+        with worker:
+            produced = await produce(settings, sim)
+
+            async def all_closed() -> bool:
+                assert worker.alive(), (tmp_path / "worker.log").read_text()[-3000:]
+                return await store.closed_window_count(sim.model_id) >= WINDOWS - 1
+
+            await wait_until(all_closed, 120, "the worker to close every finished window")
+            counted = sum([(await store.read_window(sim.model_id, w)).n_events for w in range(WINDOWS)])
+        assert counted == produced  # every valid event exactly once
+
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 1)]
+        assert {a.feature for a in alerts} == {"amount"}
+        drifted_windows = {int((a.window.start.timestamp() - EPOCH.timestamp()) // 60) for a in alerts}
+        assert drifted_windows == set(range(DRIFT_AT, WINDOWS - 1))  # the last window is still open
+        assert all(a.state == "firing" and a.statistic >= a.threshold for a in alerts)
+        assert len({a.alert_id for a in alerts}) == len(alerts)
+
+        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in await read_topic(settings, settings.topics.deadletter, 1)]
+        assert len(letters) == 1
+        assert letters[0].reason.startswith("not JSON")
+        assert base64.b64decode(letters[0].payload_b64) == MALFORMED
+        assert letters[0].topic == settings.topics.predictions
+    finally:
+        await store.close()
