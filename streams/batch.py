@@ -131,7 +131,8 @@ def _bin_model_events(
     )
     for name, feature in reference.features.items():
         # Missing, null or non-numeric values become NaN and are counted apart.
-        values = np.fromiter((_as_float(ev.features.get(name)) for _, ev in events), dtype=np.float64, count=len(events))
+        raw = (_as_float(ev.features.get(name)) for _, ev in events)
+        values = np.fromiter(raw, dtype=np.float64, count=len(events))
         for window_id in np.unique(window_ids):
             in_window = values[window_ids == window_id]
             counts = batch.windows.setdefault(int(window_id), {})

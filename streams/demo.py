@@ -27,8 +27,8 @@ from driftline.detectors.reference import ModelReference
 from driftline.streams.alerts_tail import format_alert
 from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
-from driftline.streams.sketch_store import SketchStore
 from driftline.streams.simulate import FraudSimulator
+from driftline.streams.sketch_store import SketchStore
 from driftline.streams.stack.select import endpoints_from_env_or_local
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
@@ -132,8 +132,8 @@ async def _produce(settings: Settings, sim: FraudSimulator, options: DemoOptions
     return count
 
 
-async def _wait_closed(store: SketchStore, model_id: str, n_windows: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+async def _wait_closed(store: SketchStore, model_id: str, n_windows: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if await store.closed_window_count(model_id) >= n_windows:
             return True

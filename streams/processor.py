@@ -78,7 +78,8 @@ class PredictionProcessor:
         for letter in plan.dead_letters:
             await self._publish(self._settings.topics.deadletter, letter.topic.encode(), encode(letter))
         if plan.dead_letters:
-            log.warning("dead-lettered %d record(s); first reason: %s", len(plan.dead_letters), plan.dead_letters[0].reason)
+            first = plan.dead_letters[0].reason
+            log.warning("dead-lettered %d record(s); first reason: %s", len(plan.dead_letters), first)
         for batch in plan.model_batches:
             await self._apply(batch)
         for model_id in {b.model_id for b in plan.model_batches}:

@@ -6,6 +6,7 @@ then SIGKILL after a grace period, so no worker outlives whoever started it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,10 +84,8 @@ class WorkerProcess:
 
     def _signal(self, sig: signal.Signals) -> None:
         if self._proc is not None and self._proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def __enter__(self) -> WorkerProcess:
         self.start()

@@ -13,7 +13,11 @@ ALLOWED_THIRD_PARTY = {
     "config": {"pydantic", "pydantic_settings"},
     "detectors": {"pydantic", "numpy", "scipy", "river", "datasketches"},
 }
-ALLOWED_OWN = {"config": {"config"}, "detectors": {"config", "detectors"}, "streams": {"config", "detectors", "streams"}}
+ALLOWED_OWN = {
+    "config": {"config"},
+    "detectors": {"config", "detectors"},
+    "streams": {"config", "detectors", "streams"},
+}
 
 
 def imports_of(path: Path) -> set[str]:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
-from driftline.streams.stack import Endpoints
+
+if TYPE_CHECKING:
+    from driftline.streams.stack import Endpoints
 
 
 @pytest.fixture

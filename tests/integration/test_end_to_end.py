@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
@@ -53,12 +54,12 @@ async def produce(settings: Settings, sim: FraudSimulator) -> int:
     return sent
 
 
-async def read_topic(settings: Settings, topic: str, expect_at_least: int, timeout: float = 30.0) -> list[bytes]:
+async def read_topic(settings: Settings, topic: str, expect_at_least: int, wait_seconds: float = 30.0) -> list[bytes]:
     consumer = AIOKafkaConsumer(topic, **client_options(settings), auto_offset_reset="earliest")
     await consumer.start()
     values: list[bytes] = []
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             values += [m.value for msgs in batch.values() for m in msgs]
@@ -69,13 +70,13 @@ async def read_topic(settings: Settings, topic: str, expect_at_least: int, timeo
     return values
 
 
-async def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if await predicate():
             return
         await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_lettered(
@@ -95,7 +96,9 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
                 return await store.closed_window_count(sim.model_id) >= WINDOWS - 1
 
             await wait_until(all_closed, 120, "the worker to close every finished window")
-            counted = sum([(await store.read_window(sim.model_id, w)).n_events for w in range(WINDOWS)])
+            first = int(EPOCH.timestamp()) // 60
+            windows = [await store.read_window(sim.model_id, first + w) for w in range(WINDOWS)]
+            counted = sum(w.n_events for w in windows)
         assert counted == produced  # every valid event exactly once
 
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 1)]
@@ -105,7 +108,8 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
         assert all(a.state == "firing" and a.statistic >= a.threshold for a in alerts)
         assert len({a.alert_id for a in alerts}) == len(alerts)
 
-        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in await read_topic(settings, settings.topics.deadletter, 1)]
+        raw_letters = await read_topic(settings, settings.topics.deadletter, 1)
+        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in raw_letters]
         assert len(letters) == 1
         assert letters[0].reason.startswith("not JSON")
         assert base64.b64decode(letters[0].payload_b64) == MALFORMED

@@ -23,7 +23,8 @@ def event(i: int, x: object, ts: float = 0.0, model: str = "m1") -> bytes:
 
 def plan(records: list[Record], applied: dict[tuple[str, int], int] | None = None, window_seconds: int = 60):
     decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
-    return plan_batch(decoded, topic=TOPIC, references={"m1": REFERENCE}, window_seconds=window_seconds, applied=applied)
+    references = {"m1": REFERENCE}
+    return plan_batch(decoded, topic=TOPIC, references=references, window_seconds=window_seconds, applied=applied)
 
 
 def test_values_are_binned_per_window_with_event_counts() -> None:

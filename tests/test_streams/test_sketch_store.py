@@ -22,7 +22,9 @@ async def store(redis_url: str) -> AsyncIterator[SketchStore]:
     await s.close()
 
 
-def batch(model: str, partition: int, offsets: tuple[int, int], windows: dict[int, dict[str, int]], ts: float) -> ModelBatch:
+def batch(
+    model: str, partition: int, offsets: tuple[int, int], windows: dict[int, dict[str, int]], ts: float
+) -> ModelBatch:
     return ModelBatch(model, partition, offsets[0], offsets[1], ts, windows)
 
 

@@ -1,0 +1,31 @@
+"""The README's demo command, run as a user runs it: its own local stack, a worker, alerts printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def driftline_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "driftline.streams.cli worker" in line or "kafka.Kafka" in line]
+
+
+def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running() -> None:
+    before = set(driftline_processes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}  # its own stack
+    result = subprocess.run(
+        [sys.executable, "-m", "driftline.streams.cli", "demo", "--events-per-window", "500", "--windows", "8",
+         "--drift-at", "4"],
+        capture_output=True, text=True, timeout=400, env=env, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    alert_lines = [line for line in result.stdout.splitlines() if line.startswith("CRITICAL firing")]
+    assert alert_lines, result.stdout
+    assert all("/ amount:" in line or "/ merchant_risk_score:" in line for line in alert_lines), alert_lines
+    assert set(driftline_processes()) <= before  # the worker, Kafka and Redis are gone
