@@ -9,6 +9,8 @@ and never appear in ``repr`` or in :func:`masked`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -134,3 +136,23 @@ def _mask_url_password(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{userinfo}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def cache_dir() -> Path:
+    """Where downloaded artefacts (the Kafka jars) and local-stack state live.
+
+    ``DRIFTLINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/driftline``, else ``~/.cache/driftline``.
+    """
+    if explicit := os.environ.get("DRIFTLINE_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "driftline"
+
+
+def external_services() -> tuple[str, str] | None:
+    """``(kafka_bootstrap, redis_url)`` when both are set in the environment, else None.
+
+    Tests, the demo and the benchmarks use such services instead of starting their own.
+    """
+    kafka, redis = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP"), os.environ.get("DRIFTLINE_REDIS_URL")
+    return (kafka, redis) if kafka and redis else None

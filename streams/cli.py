@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -80,10 +81,8 @@ def _alerts_tail(args: argparse.Namespace) -> int:
     from driftline.streams.alerts_tail import tail_alerts
 
     logging.basicConfig(level=logging.WARNING)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(tail_alerts(load_settings(), from_beginning=args.from_beginning, out=sys.stdout))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

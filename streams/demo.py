@@ -29,7 +29,7 @@ from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
 from driftline.streams.simulate import FraudSimulator
 from driftline.streams.sketch_store import SketchStore
-from driftline.streams.stack.select import endpoints_from_env_or_local
+from driftline.streams.stack import service_endpoints
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
@@ -56,7 +56,7 @@ def run_demo(options: DemoOptions) -> int:
 
 @contextlib.contextmanager
 def _services() -> Iterator[Settings]:
-    with endpoints_from_env_or_local(announce=print) as endpoints:
+    with service_endpoints(announce=print) as endpoints:
         yield load_settings(
             kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap),
             redis=RedisSettings(url=endpoints.redis_url),

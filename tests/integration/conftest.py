@@ -1,14 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 import pytest
 
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
-
-if TYPE_CHECKING:
-    from driftline.streams.stack import Endpoints
+from driftline.streams.stack import Endpoints
 
 
 @pytest.fixture

@@ -1,0 +1,150 @@
+"""Throughput of the prediction path: raw aiokafka consume + JSON decode vs the driftline worker.
+
+Produces N prediction events (20 numeric + 3 categorical features, ~600 bytes)
+into Kafka, then measures in the same run
+  (a) a raw aiokafka consumer reading and JSON-decoding the whole topic, and
+  (b) a `driftline worker` process, from start until Redis reflects every event,
+and ends with one JSON line: {"events", "raw_eps", "worker_eps", "ratio", "peak_rss_mb"}.
+
+    python bench/throughput.py [--events 1000000]
+
+Uses DRIFTLINE_KAFKA_BOOTSTRAP / DRIFTLINE_REDIS_URL when set, else a local stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
+from driftline.detectors.reference import ModelReference
+from driftline.streams import keys
+from driftline.streams.kafka_client import client_options
+from driftline.streams.simulate import FraudSimulator
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.stack import service_endpoints
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess
+
+PER_WINDOW = 10_000
+
+
+async def produce(settings: Settings, sim: FraudSimulator, n: int) -> tuple[int, float]:
+    producer = AIOKafkaProducer(**client_options(settings), acks=1, linger_ms=50, max_batch_size=512 * 1024)
+    await producer.start()
+    size = 0
+    try:
+        window = 0
+        sent = 0
+        while sent < n:
+            batch = list(sim.events(window=window, n=min(PER_WINDOW, n - sent)))
+            payloads = [orjson.dumps(e) for e in batch]
+            size += sum(map(len, payloads))
+            futures = [await producer.send(settings.topics.predictions, p, key=sim.model_id.encode()) for p in payloads]
+            await asyncio.gather(*futures)
+            sent += len(batch)
+            window += 1
+    finally:
+        await producer.stop()
+    return n, size / n
+
+
+async def raw_consume(settings: Settings, n: int) -> float:
+    consumer = AIOKafkaConsumer(
+        settings.topics.predictions, **client_options(settings), group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest", enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        start = time.perf_counter()
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for messages in batches.values():
+                for m in messages:
+                    orjson.loads(m.value)
+                seen += len(messages)
+        return n / (time.perf_counter() - start)
+    finally:
+        await consumer.stop()
+
+
+async def counted(settings: Settings, model_id: str) -> int:
+    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    try:
+        total = 0
+        async for key in client.scan_iter(match=f"{keys.window_counts(model_id, 0)[:-1]}*"):
+            if key.endswith((b":open", b":closed")):
+                continue
+            total += int(await client.hget(key, "__n__") or 0)
+        return total
+    finally:
+        await client.aclose()
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def worker_run(settings: Settings, model_id: str, n: int, workdir: Path) -> tuple[float, float]:
+    with WorkerProcess(settings, log_path=workdir / "worker.log", loglevel="warning") as worker:
+        start = time.perf_counter()
+        peak = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            peak = max(peak, rss_mb(worker.pid))
+            done = await counted(settings, model_id)
+            if done >= n:
+                return n / (time.perf_counter() - start), peak
+            if not worker.alive():
+                raise RuntimeError((workdir / "worker.log").read_text()[-3000:])
+
+
+async def main_async(settings: Settings, n: int) -> dict[str, float]:
+    run = uuid.uuid4().hex[:6]
+    settings = settings.model_copy(update={
+        "app_id": f"bench-{run}",
+        "topics": TopicSettings(**{name: f"bench{run}.{name}" for name in TopicSettings.model_fields}),
+    })
+    sim = FraudSimulator(model_id=f"bench-{run}")
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
+    await store.close()
+    _, avg_size = await produce(settings, sim, n)
+    raw_eps = await raw_consume(settings, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        worker_eps, peak = await worker_run(settings, sim.model_id, n, Path(tmp))
+    return {
+        "events": n, "event_bytes": round(avg_size), "raw_eps": round(raw_eps), "worker_eps": round(worker_eps),
+        "ratio": round(worker_eps / raw_eps, 3), "peak_rss_mb": round(peak, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with service_endpoints(announce=print) as endpoints:
+        settings = load_settings(
+            kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap), redis=RedisSettings(url=endpoints.redis_url)
+        )
+        result = asyncio.run(main_async(settings, args.events))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
