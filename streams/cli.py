@@ -61,8 +61,8 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from driftline.streams.worker import run_worker
     from driftline.streams.processor import WindowOptions
+    from driftline.streams.worker import run_worker
 
     options = WindowOptions(
         window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples

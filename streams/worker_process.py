@@ -6,15 +6,13 @@ then SIGKILL after a grace period, so no worker outlives whoever started it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
 
 from driftline.config.settings import Settings
+from driftline.streams.stack.process import ServiceProcess
 
 
 class WorkerProcess:
@@ -28,64 +26,37 @@ class WorkerProcess:
         min_samples: int = 100,
         loglevel: str = "info",
     ) -> None:
-        self._settings = settings
-        self._log_path = log_path
-        self._args = [
+        self.log_path = log_path
+        argv = [
+            sys.executable, "-m", "driftline.streams.cli", "worker",
             "--window-seconds", str(window_seconds),
             "--lateness-seconds", str(lateness_seconds),
             "--min-samples", str(min_samples),
             "--loglevel", loglevel,
         ]
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._process = ServiceProcess("worker", argv, log_path, env=_worker_env(settings))
 
     @property
     def pid(self) -> int:
-        if self._proc is None:
+        if self._process.pid is None:
             raise RuntimeError("worker not started")
-        return self._proc.pid
-
-    @property
-    def log_path(self) -> Path:
-        return self._log_path
+        return self._process.pid
 
     def start(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            return
-        env = {
-            **os.environ,
-            "DRIFTLINE_KAFKA_BOOTSTRAP": self._settings.kafka.bootstrap,
-            "DRIFTLINE_REDIS_URL": self._settings.redis.url.get_secret_value(),
-        }
-        for name, value in self._settings.topics.model_dump().items():
-            env[f"DRIFTLINE_TOPIC_{name.upper()}"] = value
-        with self._log_path.open("ab") as log:
-            self._proc = subprocess.Popen(  # noqa: S603 — our own interpreter and module
-                [sys.executable, "-m", "driftline.streams.cli", "worker", *self._args],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-            )
+        self._process.start()
+
+    def stop(self, grace_seconds: float = 15.0) -> None:
+        self._process.stop(grace_seconds)
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group, as a crash would."""
-        self._signal(signal.SIGKILL)
-        if self._proc is not None:
-            self._proc.wait()
-
-    def stop(self, grace_seconds: float = 15.0) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._signal(signal.SIGTERM)
-        try:
-            self._proc.wait(grace_seconds)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        self._process.kill()
 
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process.alive()
 
-    def _signal(self, sig: signal.Signals) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, sig)
+    def log_tail(self, chars: int = 4000) -> str:
+        return self._process.log_tail(chars)
 
     def __enter__(self) -> WorkerProcess:
         self.start()
@@ -95,3 +66,16 @@ class WorkerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """The parent's environment with these settings' services and topics."""
+    env = {
+        **os.environ,
+        "DRIFTLINE_APP_ID": settings.app_id,
+        "DRIFTLINE_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
+        "DRIFTLINE_REDIS_URL": settings.redis.url.get_secret_value(),
+    }
+    for name, value in settings.topics.model_dump().items():
+        env[f"DRIFTLINE_TOPIC_{name.upper()}"] = value
+    return env

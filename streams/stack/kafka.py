@@ -62,13 +62,14 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
     libs = home / "libs"
     if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
         return libs
-    if shutil.which("mvn") is None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
         raise KafkaError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install -y maven")
     home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home) as tmp:
         (Path(tmp) / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION))
-        result = subprocess.run(  # noqa: S603
-            ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=libs"],
+        result = subprocess.run(  # noqa: S603 — fixed arguments
+            [mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=libs"],
             cwd=tmp, capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
@@ -111,7 +112,7 @@ class KafkaBroker:
             self._format(classpath, props)
         self._process = ServiceProcess(
             "kafka",
-            ["java", f"-Xmx{self._heap}", f"-Xms{self._heap}", "-XX:+UseSerialGC",
+            [_java(), f"-Xmx{self._heap}", f"-Xms{self._heap}", "-XX:+UseSerialGC",
              f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
              "-cp", classpath, "kafka.Kafka", str(props)],
             self.workdir / "broker.log",
@@ -119,7 +120,7 @@ class KafkaBroker:
         self._process.start()
         try:
             asyncio.run(self._wait_ready(began + timeout))
-        except Exception:
+        except KafkaError:
             tail = self._process.log_tail()
             self.stop()
             raise KafkaError(f"Kafka did not become ready in {timeout:.0f}s; broker log ends:\n{tail}") from None
@@ -168,7 +169,7 @@ class KafkaBroker:
         # Kafka's cluster ids are a random UUID in unpadded url-safe base64 (what `random-uuid` prints).
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(  # noqa: S603
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+            [_java(), "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
              "--standalone"],
             capture_output=True, text=True, check=False,
         )
@@ -208,3 +209,10 @@ async def _port_open(host: str, port: int) -> bool:
     writer.close()
     await writer.wait_closed()
     return True
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise KafkaError("Java 17+ is needed to run Kafka: apt-get install -y openjdk-17-jre-headless")
+    return java
