@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import tempfile
 import time
@@ -22,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from driftline.config.events import DriftAlert
-from driftline.config.settings import KafkaSettings, RedisSettings, Settings, load_settings
+from driftline.config.settings import KafkaSettings, RedisSettings, Settings, external_services, load_settings
 from driftline.detectors.reference import ModelReference
 from driftline.streams.alerts_tail import format_alert
 from driftline.streams.codec import decode
@@ -46,6 +47,8 @@ class DemoOptions:
 
 
 def run_demo(options: DemoOptions) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader elections on fresh topics are not news
     try:
         with _services() as settings, tempfile.TemporaryDirectory(prefix="driftline-demo-") as tmp:
             return asyncio.run(_run(settings, options, Path(tmp)))
@@ -64,8 +67,9 @@ def _services() -> Iterator[Settings]:
 
 
 async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
-    # A fresh model id per run keeps runs against shared services apart.
-    sim = FraudSimulator(model_id=f"fraud-detector-{uuid.uuid4().hex[:6]}")
+    # On shared services, a model id of this run's own keeps runs apart.
+    suffix = f"-{uuid.uuid4().hex[:6]}" if external_services() else ""
+    sim = FraudSimulator(model_id=f"fraud-detector{suffix}")
     await ensure_topics(settings)
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -29,3 +31,24 @@ def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running()
     assert alert_lines, result.stdout
     assert all("/ amount:" in line or "/ merchant_risk_score:" in line for line in alert_lines), alert_lines
     assert set(driftline_processes()) <= before  # the worker, Kafka and Redis are gone
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
+    before = set(driftline_processes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "driftline.streams.cli", "demo", "--windows", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    assert demo.stdout is not None
+    seen = []
+    for line in demo.stdout:  # wait until the worker runs and events flow
+        seen.append(line)
+        if line.startswith("worker started"):
+            break
+    time.sleep(2)
+    demo.send_signal(signal.SIGINT)
+    out, _ = demo.communicate(timeout=90)
+    assert demo.returncode == 130, "".join(seen) + out
+    assert "interrupted" in out
+    assert set(driftline_processes()) <= before
