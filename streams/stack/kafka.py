@@ -169,8 +169,8 @@ class KafkaBroker:
         # Kafka's cluster ids are a random UUID in unpadded url-safe base64 (what `random-uuid` prints).
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(  # noqa: S603
-            [_java(), "-cp", classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
-             "--standalone"],
+            [_java(), "-cp", classpath, "kafka.tools.StorageTool", "format",
+             f"--cluster-id={cluster_id}", "-c", str(props), "--standalone"],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
