@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from driftline.detectors.sketches.histogram import NumericHistogram
+
 FORMAT_VERSION = 1
 
 
@@ -34,12 +36,12 @@ class FeatureReference:
     def n_bins(self) -> int:
         return len(self.counts)
 
+    def histogram(self) -> NumericHistogram:
+        return NumericHistogram.from_counts(self.edges, self.counts)
+
     def bin_counts(self, values: ArrayLike) -> np.ndarray:
         """Counts of finite ``values`` on these bins (vectorised; NaN is left out)."""
-        arr = np.asarray(values, dtype=np.float64)
-        arr = arr[np.isfinite(arr)]
-        idx = np.searchsorted(np.asarray(self.edges), arr, side="right")
-        return np.bincount(idx, minlength=self.n_bins).astype(np.int64)
+        return self.histogram().bin_counts_for(values)
 
 
 @dataclass(frozen=True)
@@ -63,19 +65,12 @@ class ModelReference:
         cls, model_id: str, version: str, samples: Mapping[str, ArrayLike], *, n_bins: int = 10
     ) -> ModelReference:
         """Quantile bins of each feature's reference sample (deduplicated edges)."""
-        if n_bins < 2:
-            raise ValueError("n_bins must be at least 2")
         features = {}
         for name, values in samples.items():
-            arr = np.asarray(values, dtype=np.float64)
-            arr = arr[np.isfinite(arr)]
-            if arr.size == 0:
-                raise ValueError(f"feature {name!r} has no finite reference values")
-            inner = np.quantile(arr, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
-            edges = tuple(float(e) for e in np.unique(inner))
-            shell = FeatureReference(edges=edges, counts=(0,) * (len(edges) + 1))
-            counts = tuple(int(c) for c in shell.bin_counts(arr))
-            features[name] = FeatureReference(edges=edges, counts=counts)
+            hist = NumericHistogram.from_reference(values, n_bins=n_bins)
+            features[name] = FeatureReference(
+                edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts)
+            )
         return cls(model_id=model_id, version=version, features=features)
 
     def to_json(self) -> bytes:

@@ -69,7 +69,8 @@ class CategoricalCounts:
     def update(self, values: ArrayLike | Sequence[object]) -> CategoricalCounts:
         """A new sketch with the batch added; work is per distinct value, not per event."""
         arr = np.asarray(values, dtype=object).ravel()
-        present = np.array([v is not None and v == v for v in arr], dtype=bool) if arr.size else arr.astype(bool)
+        # None and NaN are nulls; the comparisons run in numpy's loop, not a Python one.
+        present = ~(np.equal(arr, None) | np.not_equal(arr, arr)).astype(bool)
         names, counts = _unique(arr[present])
         index = {name: i for i, name in enumerate(self.categories)}
         added = np.zeros_like(self.counts)
