@@ -1,4 +1,9 @@
-"""The faust app, built by a factory: nothing is created or read at import time."""
+"""The faust app, built by a factory: nothing is created or read at import time.
+
+faust owns the lifecycle (start, signals, graceful stop) and the producer for
+alerts and dead letters; predictions are consumed in batches by
+:class:`~driftline.streams.ingest.PredictionIngest`, a service of the app.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,16 @@ from typing import Any
 import faust
 
 from driftline.config.settings import Settings
-from driftline.streams.batch import Record
+from driftline.streams.ingest import PredictionIngest
 from driftline.streams.kafka_client import ssl_context
 from driftline.streams.processor import PredictionProcessor, WindowOptions
 from driftline.streams.sketch_store import SketchStore
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
-BATCH_WITHIN_SECONDS = 0.5
-
 
 def create_app(settings: Settings, options: WindowOptions | None = None) -> faust.App:
-    """A faust app whose one agent feeds prediction batches to a :class:`PredictionProcessor`."""
+    """A faust app whose ingest service feeds prediction batches to a :class:`PredictionProcessor`."""
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers],
@@ -32,7 +34,6 @@ def create_app(settings: Settings, options: WindowOptions | None = None) -> faus
         topic_allow_declare=False,  # topics are created by ensure_topics with the right configs
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    predictions = app.topic(settings.topics.predictions, **raw)
     outputs = {name: app.topic(name, **raw) for name in (settings.topics.alerts, settings.topics.deadletter)}
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
 
@@ -40,17 +41,12 @@ def create_app(settings: Settings, options: WindowOptions | None = None) -> faus
         delivery = await outputs[topic].send(key=key, value=value)
         await delivery  # wait for the broker's ack (acks=all) before going on
 
-    processor = PredictionProcessor(settings, store, publish, options)
+    ingest = PredictionIngest(settings, PredictionProcessor(settings, store, publish, options))
 
-    # concurrency=1: one batch at a time keeps per-partition order and watermarks exact.
-    @app.agent(predictions, concurrency=1)
-    async def monitor_predictions(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
-            records = [
-                Record(partition=e.message.partition, offset=e.message.offset, value=e.message.value, key=e.message.key)
-                for e in events
-            ]
-            await processor.process(records)
+    @app.task
+    async def start_ingest() -> None:
+        # A runtime dependency starts once the app (and its producer) runs, and stops with it.
+        await app.add_runtime_dependency(ingest)
 
     @app.on_before_shutdown.connect
     async def _close_store(app: faust.App, **kwargs: Any) -> None:
