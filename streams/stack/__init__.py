@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from driftline.streams.stack.kafka import KAFKA_VERSION, KafkaBroker, KafkaError, kafka_libs
-from driftline.streams.stack.local import Endpoints, LocalStack
-from driftline.streams.stack.redis_server import RedisServer, RedisServerError
-from driftline.streams.stack.select import service_endpoints
+from driftline.streams.stack.errors import KafkaError, RedisServerError, StackError
+from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
+from driftline.streams.stack.kafka import KafkaBroker
+from driftline.streams.stack.local import Endpoints, LocalStack, StartTimes
+from driftline.streams.stack.redis_server import RedisServer
+from driftline.streams.stack.select import docker_engine_answers, service_endpoints, test_endpoints
 
-__all__ = [
+__all__ = [  # noqa: RUF022 — grouped by role, as STYLE.md asks
+    # services
     "KAFKA_VERSION",
-    "Endpoints",
     "KafkaBroker",
-    "KafkaError",
     "LocalStack",
     "RedisServer",
-    "RedisServerError",
     "kafka_libs",
+    # values
+    "Endpoints",
+    "StartTimes",
+    # choosing services
+    "docker_engine_answers",
     "service_endpoints",
+    "test_endpoints",
+    # errors
+    "KafkaError",
+    "RedisServerError",
+    "StackError",
 ]

@@ -1,4 +1,9 @@
-"""``driftline stack up | down | status | fetch``: a local Kafka + Redis that outlives the command."""
+"""``driftline stack up | down | status | fetch``: a local Kafka + Redis that outlives the command.
+
+``up`` prints only ``export ...`` lines on stdout, so ``eval "$(driftline stack up)"``
+works; the human-readable lines go to stderr. The pids, ports and dirs live in
+``<cache>/stack/state.json`` for ``status`` and ``down``.
+"""
 
 from __future__ import annotations
 
@@ -9,105 +14,179 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from driftline.config.settings import cache_dir
-from driftline.streams.stack.kafka import KAFKA_VERSION, kafka_libs
+from driftline.streams.stack.errors import StackError
+from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.local import LocalStack
+
+SERVICES = ("kafka", "redis")
 
 
 def state_dir() -> Path:
-    return cache_dir() / "stack"
+    return Path(cache_dir()) / "stack"
 
 
-def add_stack_parser(subparsers: Any) -> None:
-    stack = subparsers.add_parser("stack", help="a local Kafka (KRaft) + Redis on loopback, no Docker needed")
-    actions = stack.add_subparsers(metavar="ACTION")
-    up = actions.add_parser("up", help="start Kafka and Redis in the background; print their addresses")
-    up.add_argument("--redis-aof", action="store_true", help="turn on Redis's append-only file")
+def add_stack_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``stack {up,down,status,fetch}``; each action sets ``run`` to a function(args) -> exit code."""
+    stack: argparse.ArgumentParser = subparsers.add_parser(
+        "stack", help="a local Kafka (KRaft) + Redis on loopback, no Docker needed"
+    )
+    actions = stack.add_subparsers(dest="stack_action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="start Kafka and Redis in the background; print export lines to eval")
+    up.add_argument("--redis-aof", action="store_true", help="turn on Redis's append-only file (fsync always)")
     up.set_defaults(run=stack_up)
     actions.add_parser("down", help="stop them and delete their data").set_defaults(run=stack_down)
-    actions.add_parser("status", help="are they running, and where").set_defaults(run=stack_status)
-    actions.add_parser("fetch", help=f"download the Kafka {KAFKA_VERSION} jars only").set_defaults(run=stack_fetch)
+    actions.add_parser("status", help="are they running, and where (exit 1 if not)").set_defaults(run=stack_status)
+    actions.add_parser("fetch", help=f"download the Kafka {KAFKA_VERSION} jars only (warms the cache)").set_defaults(
+        run=stack_fetch
+    )
+    return stack
 
 
-def stack_fetch(args: argparse.Namespace) -> int:
+def stack_fetch(args: argparse.Namespace | None = None) -> int:
     began = time.monotonic()
-    libs = kafka_libs()
-    print(f"Kafka {KAFKA_VERSION}: {len(list(libs.glob('*.jar')))} jars in {libs} ({time.monotonic() - began:.1f}s)")
+    try:
+        libs = kafka_libs()
+    except StackError as exc:
+        _err(str(exc))
+        return 1
+    jars = len(list(libs.glob("*.jar")))
+    print(f"Kafka {KAFKA_VERSION}: {jars} jars in {libs} ({time.monotonic() - began:.1f}s)")
     return 0
 
 
-def stack_up(args: argparse.Namespace) -> int:
+def stack_up(args: argparse.Namespace | None = None, *, redis_aof: bool | None = None) -> int:
+    aof = bool(getattr(args, "redis_aof", False)) if redis_aof is None else redis_aof
     state = _read_state()
-    if state and _running(state):
-        print("already up")
-        _print_endpoints(state)
-        return 0
+    if state is not None:
+        if all(_alive(state, name) for name in SERVICES):
+            _err("already up")
+            _print_endpoints(state)
+            return 0
+        _stop_recorded(state)  # half up (one crashed): start over cleanly
     workdir = state_dir()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    stack = LocalStack(workdir, redis_aof=args.redis_aof)
-    began = time.monotonic()
-    stack.start()  # the services run in their own sessions: they outlive this command
+    stack = LocalStack(workdir, redis_aof=aof)
+    try:
+        stack.start()
+    except StackError as exc:
+        _err(str(exc))
+        return 1
+    stack.detach()  # they run in their own sessions and now outlive this command
     state = {
-        "kafka": {"pid": stack.kafka.pid, "bootstrap": stack.kafka.bootstrap},
-        "redis": {"pid": stack.redis.pid, "url": stack.redis.url},
+        "kafka": {"pid": stack.kafka.pid, "bootstrap": stack.kafka.bootstrap, "log": str(stack.kafka.log_path)},
+        "redis": {"pid": stack.redis.pid, "url": stack.redis.url, "log": str(stack.redis.log_path)},
         "workdir": str(workdir),
+        "started_at": time.time(),
     }
-    (workdir / "state.json").write_text(json.dumps(state, indent=2))
-    print(f"up in {time.monotonic() - began:.1f}s (logs in {workdir})")
+    _write_state(state)
+    times = stack.start_times
+    if times is not None:
+        _err(f"up: Kafka {KAFKA_VERSION} ready in {times.kafka:.1f}s, Redis in {times.redis:.2f}s (logs in {workdir})")
     _print_endpoints(state)
     return 0
 
 
-def stack_down(args: argparse.Namespace) -> int:
+def stack_down(args: argparse.Namespace | None = None) -> int:
     state = _read_state()
     if state is None:
-        print("not running")
+        _err("not running")
         return 0
-    for name in ("kafka", "redis"):
-        _terminate(state[name]["pid"])
-        print(f"{name} stopped")
+    _stop_recorded(state)
     shutil.rmtree(state["workdir"], ignore_errors=True)
+    _err("stopped; data removed")
     return 0
 
 
-def stack_status(args: argparse.Namespace) -> int:
+def stack_status(args: argparse.Namespace | None = None) -> int:
     state = _read_state()
     if state is None:
         print("not running")
         return 1
-    kafka_up = _pid_alive(state["kafka"]["pid"]) and _port_open(state["kafka"]["bootstrap"])
-    redis_host_port = state["redis"]["url"].split("//")[1].split("/")[0]
-    redis_up = _pid_alive(state["redis"]["pid"]) and _port_open(redis_host_port)
-    print(f"kafka  {'up  ' if kafka_up else 'DOWN'}  {state['kafka']['bootstrap']}")
-    print(f"redis  {'up  ' if redis_up else 'DOWN'}  {state['redis']['url']}")
+    kafka_up = _alive(state, "kafka") and _port_open(state["kafka"]["bootstrap"])
+    redis_up = _alive(state, "redis") and _port_open(_host_port(state["redis"]["url"]))
+    print(f"kafka  {'up  ' if kafka_up else 'DOWN'}  {state['kafka']['bootstrap']}  (pid {state['kafka']['pid']})")
+    print(f"redis  {'up  ' if redis_up else 'DOWN'}  {state['redis']['url']}  (pid {state['redis']['pid']})")
     return 0 if kafka_up and redis_up else 1
 
 
 def _print_endpoints(state: dict[str, Any]) -> None:
+    _err(f"Kafka bootstrap servers: {state['kafka']['bootstrap']}")
+    _err(f"Redis URL:               {state['redis']['url']}")
     print(f"export DRIFTLINE_KAFKA_BOOTSTRAP={state['kafka']['bootstrap']}")
     print(f"export DRIFTLINE_REDIS_URL={state['redis']['url']}")
 
 
+def _err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def _read_state() -> dict[str, Any] | None:
     path = state_dir() / "state.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return state
 
 
-def _running(state: dict[str, Any]) -> bool:
-    return all(_pid_alive(state[name]["pid"]) for name in ("kafka", "redis"))
+def _write_state(state: dict[str, Any]) -> None:
+    path = state_dir() / "state.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(path)  # a reader never sees half a file
 
 
-def _pid_alive(pid: int) -> bool:
+def _alive(state: dict[str, Any], name: str) -> bool:
+    """The recorded pid runs *and* is ours: a pid reused after a reboot must never be signalled."""
+    pid = state[name]["pid"]
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():  # no /proc (macOS): trust the pid
+        return True
+    with contextlib.suppress(OSError):
+        return state["workdir"].encode() in cmdline.read_bytes()
+    return False
+
+
+def _stop_recorded(state: dict[str, Any], grace_seconds: float = 20.0) -> None:
+    for name in SERVICES:
+        if not _alive(state, name):
+            continue
+        pid = state[name]["pid"]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline and _pid_exists(pid):
+            time.sleep(0.1)
+        if _pid_exists(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        _err(f"{name} (pid {pid}) stopped")
+
+
+def _pid_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    # Detached services are not our children, so nothing reaps them: a zombie counts as gone.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     return True
+
+
+def _host_port(url: str) -> str:
+    return url.split("//", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
 
 
 def _port_open(host_port: str) -> bool:
@@ -115,13 +194,3 @@ def _port_open(host_port: str) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, int(port)), timeout=1):
         return True
     return False
-
-
-def _terminate(pid: int, grace_seconds: float = 20.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline and _pid_alive(pid):
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)

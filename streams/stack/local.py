@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -11,19 +12,31 @@ from types import TracebackType
 from driftline.streams.stack.kafka import KafkaBroker
 from driftline.streams.stack.redis_server import RedisServer
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the services are."""
+    """Where the services are: what clients need, whichever way the services were provided."""
 
     kafka_bootstrap: str
     redis_url: str
 
 
+@dataclass(frozen=True)
+class StartTimes:
+    """Seconds from ``start()`` to ready, per service (Kafka's includes a jar fetch if one was needed)."""
+
+    kafka: float
+    redis: float
+
+
 class LocalStack:
     """``with LocalStack() as stack:`` gives ``stack.endpoints``; everything stops on exit.
 
-    ``workdir`` defaults to a temporary folder removed on stop; pass one to keep logs.
+    ``workdir`` defaults to a temporary folder removed on stop; pass one to keep
+    the logs and data. ``stack.kafka`` and ``stack.redis`` are the services, for
+    tests that stop, restart or kill -9 one of them.
     """
 
     def __init__(self, workdir: Path | None = None, *, redis_aof: bool = False) -> None:
@@ -36,7 +49,14 @@ class LocalStack:
     def endpoints(self) -> Endpoints:
         return Endpoints(kafka_bootstrap=self.kafka.bootstrap, redis_url=self.redis.url)
 
+    @property
+    def start_times(self) -> StartTimes | None:
+        if self.kafka.start_seconds is None or self.redis.start_seconds is None:
+            return None
+        return StartTimes(kafka=self.kafka.start_seconds, redis=self.redis.start_seconds)
+
     def start(self) -> Endpoints:
+        """Start both (Redis first: it is instant and fails fast); on any failure stop both. Idempotent."""
         try:
             self.redis.start()
             self.kafka.start()
@@ -46,12 +66,19 @@ class LocalStack:
         return self.endpoints
 
     def stop(self) -> None:
+        """Stop both; remove the workdir if it was ours. Idempotent."""
         try:
             self.kafka.stop()
         finally:
             self.redis.stop()
             if self._own_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def detach(self) -> None:
+        """Leave both running after this Python process exits; ``stop`` no longer reaches them."""
+        self._own_workdir = False
+        self.kafka.detach()
+        self.redis.detach()
 
     def __enter__(self) -> LocalStack:
         self.start()

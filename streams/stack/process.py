@@ -1,12 +1,27 @@
-"""A child service process in its own process group, stopped for sure."""
+"""A child service process in its own process group, stopped for sure.
+
+Services run in their own session so a terminal's Ctrl-C reaches only Python,
+which then stops them in order (Kafka gets its SIGTERM and shuts down cleanly
+instead of dying mid-write). Because they are detached from our process group,
+every live one is also registered for an ``atexit`` stop: an exception, a
+Ctrl-C or a ``sys.exit`` that never reaches ``stop()`` still leaves no orphan.
+Only ``detach()`` (used by ``driftline stack up``) lets a service outlive us.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import logging
 import os
 import signal
 import subprocess
+import weakref
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_LIVE: weakref.WeakSet[ServiceProcess] = weakref.WeakSet()
 
 
 class ServiceProcess:
@@ -23,19 +38,25 @@ class ServiceProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def log_path(self) -> Path:
+        return self._log_path
+
     def start(self) -> None:
         if self.alive():
             return
-        with self._log_path.open("ab") as log:
+        with self._log_path.open("ab") as log_file:
             self._proc = subprocess.Popen(  # noqa: S603 — fixed argv built by this package
-                self._argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self._argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=self._env, start_new_session=True,
             )
+        _LIVE.add(self)
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def stop(self, grace_seconds: float = 20.0) -> None:
+        """SIGTERM to the whole group; SIGKILL if it is still there after ``grace_seconds``. Idempotent."""
         if self._proc is None:
             return
         if self._proc.poll() is None:
@@ -43,15 +64,25 @@ class ServiceProcess:
             try:
                 self._proc.wait(grace_seconds)
             except subprocess.TimeoutExpired:
+                log.warning("%s (pid %s) ignored SIGTERM for %.0fs: SIGKILL", self.name, self._proc.pid, grace_seconds)
                 self._signal(signal.SIGKILL)
                 self._proc.wait()
         self._proc = None
+        _LIVE.discard(self)
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL the whole group, as a crash (or ``kill -9``) would."""
         if self._proc is not None:
             self._signal(signal.SIGKILL)
             self._proc.wait()
+            self._proc = None
+        _LIVE.discard(self)
+
+    def detach(self) -> None:
+        """Let the process outlive this Python process (no ``atexit`` stop); forget it here."""
+        _LIVE.discard(self)
+        if self._proc is not None:
+            self._proc.returncode = 0  # keeps Popen.__del__ from warning about a running child
             self._proc = None
 
     def log_tail(self, chars: int = 4000) -> str:
@@ -62,5 +93,12 @@ class ServiceProcess:
 
     def _signal(self, sig: signal.Signals) -> None:
         if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, sig)
+
+
+@atexit.register
+def _stop_all_live() -> None:
+    for process in list(_LIVE):
+        log.warning("stopping %s (pid %s) left running at exit", process.name, process.pid)
+        process.stop(grace_seconds=10.0)

@@ -1,8 +1,11 @@
 """Which Kafka and Redis to use: configured ones, containers, or the local stack.
 
-1. ``DRIFTLINE_KAFKA_BOOTSTRAP`` and ``DRIFTLINE_REDIS_URL`` set: those services.
+1. ``DRIFTLINE_KAFKA_BOOTSTRAP`` and ``DRIFTLINE_REDIS_URL`` set: those services
+   (a CI with its own services, or a user's cluster).
 2. A Docker engine answers: Kafka and Redis containers (testcontainers).
-3. Otherwise: the local stack (real Kafka from Maven Central jars, Debian's redis-server).
+3. Otherwise: the local stack (real Kafka from Maven Central jars, the machine's redis-server).
+
+One place decides, so the tests, the demo and the benchmarks agree.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ log = logging.getLogger(__name__)
 
 Announce = Callable[[str], object]
 
+# testcontainers' own default, the image its Kafka module is tested with; the
+# container path is not exercised on the no-Docker machines this repo is built on.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+REDIS_IMAGE = "redis:7.0"
+
 
 @contextlib.contextmanager
 def service_endpoints(announce: Announce = log.info) -> Iterator[Endpoints]:
+    """Endpoints of running Kafka and Redis, started (and stopped on exit) only if not configured."""
     configured = external_services()
     if configured is not None:
         announce(f"using the configured services: Kafka {configured[0]}, Redis")
@@ -42,7 +51,16 @@ def service_endpoints(announce: Announce = log.info) -> Iterator[Endpoints]:
         yield stack.endpoints
 
 
+def test_endpoints(announce: Announce = log.info) -> contextlib.AbstractContextManager[Endpoints]:
+    """The services the test session uses (see the module docstring for the order of choice)."""
+    return service_endpoints(announce)
+
+
+test_endpoints.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, wherever it is imported
+
+
 def docker_engine_answers(timeout: float = 2.0) -> bool:
+    """True when the docker SDK can ping an engine within ``timeout``; never raises."""
     try:
         import docker  # the docker SDK comes with testcontainers
     except ImportError:
@@ -59,9 +77,13 @@ def docker_engine_answers(timeout: float = 2.0) -> bool:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Endpoints]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.redis import RedisContainer
+    try:  # testcontainers >= 4.10 moved the modules; the old paths still work but warn
+        from testcontainers.community.kafka import KafkaContainer
+        from testcontainers.community.redis import RedisContainer
+    except ImportError:
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.redis import RedisContainer
 
-    with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka, RedisContainer("redis:7.0") as redis:
+    with KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka, RedisContainer(REDIS_IMAGE) as redis:
         host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
         yield Endpoints(kafka_bootstrap=kafka.get_bootstrap_server(), redis_url=f"redis://{host}:{port}/0")
