@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from driftline.streams.stack import Endpoints, service_endpoints
+from driftline.streams.stack import Endpoints, test_endpoints
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,7 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def stack_endpoints() -> Iterator[Endpoints]:
-    with service_endpoints() as endpoints:
+    with test_endpoints() as endpoints:
         yield endpoints
 
 

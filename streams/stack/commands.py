@@ -78,12 +78,15 @@ def stack_up(args: argparse.Namespace | None = None, *, redis_aof: bool | None =
     except StackError as exc:
         _err(str(exc))
         return 1
+    kafka_pid, redis_pid = stack.kafka.pid, stack.redis.pid
+    assert kafka_pid is not None and redis_pid is not None  # started above
     stack.detach()  # they run in their own sessions and now outlive this command
     state = {
-        "kafka": {"pid": stack.kafka.pid, "bootstrap": stack.kafka.bootstrap, "log": str(stack.kafka.log_path)},
-        "redis": {"pid": stack.redis.pid, "url": stack.redis.url, "log": str(stack.redis.log_path)},
+        "kafka": {"pid": kafka_pid, "since": _start_ticks(kafka_pid), "bootstrap": stack.kafka.bootstrap,
+                  "log": str(stack.kafka.log_path)},
+        "redis": {"pid": redis_pid, "since": _start_ticks(redis_pid), "url": stack.redis.url,
+                  "log": str(stack.redis.log_path)},
         "workdir": str(workdir),
-        "started_at": time.time(),
     }
     _write_state(state)
     times = stack.start_times
@@ -144,18 +147,25 @@ def _write_state(state: dict[str, Any]) -> None:
 
 
 def _alive(state: dict[str, Any], name: str) -> bool:
-    """The recorded pid runs *and* is ours: a pid reused after a reboot must never be signalled."""
+    """The recorded pid runs *and* is the process we started: a reused pid must never be signalled.
+
+    The check is the process's start time (``/proc/<pid>/stat``), not its command line:
+    redis-server rewrites its own process title.
+    """
     pid = state[name]["pid"]
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
+    if not _pid_exists(pid):
         return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():  # no /proc (macOS): trust the pid
-        return True
-    with contextlib.suppress(OSError):
-        return state["workdir"].encode() in cmdline.read_bytes()
-    return False
+    since = _start_ticks(pid)
+    return since is None or since == state[name].get("since")
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot; None without /proc (macOS: trust the pid)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[19])  # field 22 of stat(5); fields[0] is field 3
 
 
 def _stop_recorded(state: dict[str, Any], grace_seconds: float = 20.0) -> None:
@@ -179,6 +189,8 @@ def _pid_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
     # Detached services are not our children, so nothing reaps them: a zombie counts as gone.
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
