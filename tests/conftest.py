@@ -26,4 +26,4 @@ def stack_endpoints() -> Iterator[Endpoints]:
 
 @pytest.fixture(scope="session")
 def redis_url(stack_endpoints: Endpoints) -> str:
-    return stack_endpoints.redis_url
+    return str(stack_endpoints.redis_url)
