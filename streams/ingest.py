@@ -6,7 +6,7 @@ they ack a batch even when its body raised. Here records arrive in batches of
 up to ``max_records`` from ``getmany``, the whole batch goes to the
 :class:`~driftline.streams.processor.PredictionProcessor`, and the offsets are
 committed only after it returns (Redis applied, alerts and dead letters
-acknowledged by the broker). See docs/decisions/0005-batch-ingest.md.
+acknowledged by the broker). See docs/decisions/0006-batch-ingest.md.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ class PredictionProcessor:
     async def _process_once(self, records: Sequence[Record]) -> None:
         topic = self._settings.topics.predictions
         decoded = decode_batch(records, topic=topic, max_bytes=self._settings.max_event_bytes)
-        references = await self._load_references(decoded.model_ids)
-        pairs = sorted({(event.model_id, rec.partition) for rec, event in decoded.events})
+        references = await self._load_references(set(decoded.model_ids))
+        pairs = sorted({(m, rec.partition) for rec, m in zip(decoded.records, decoded.model_ids, strict=True)})
         applied = await self._store.applied_offsets(pairs)
         plan = plan_batch(
             decoded, topic=topic, references=references,
