@@ -1,0 +1,199 @@
+"""Monitor specs: per model, what to watch and how to decide. Validated, frozen, documented.
+
+A spec is plain data (from TOML or YAML, read by ``driftline.streams.spec_files``)
+validated here, so a typo fails at start-up with the file, the field and what
+is wrong, instead of silently monitoring nothing.
+
+Example (TOML)::
+
+    [models.fraud-detector]
+    window = { kind = "tumbling", size_seconds = 300, lateness_seconds = 30 }
+    features.amount = { kind = "numeric" }
+    features.channel = { kind = "categorical", max_categories = 20 }
+    alert_policy = { fire_after = 2, resolve_after = 3, cooldown_seconds = 3600 }
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+NUMERIC_TESTS = frozenset({"psi", "ks", "wasserstein", "jensen_shannon", "hellinger"})
+CATEGORICAL_TESTS = frozenset({"psi", "chi_square", "jensen_shannon", "hellinger"})
+ONLINE_DETECTORS = frozenset({"adwin", "kswin", "page_hinkley", "ddm", "eddm", "hddm_a", "hddm_w"})
+ERROR_STREAM_DETECTORS = frozenset({"ddm", "eddm", "hddm_a", "hddm_w"})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NumericFeature(_Spec):
+    kind: Literal["numeric"] = "numeric"
+    tests: tuple[str, ...] = ("psi", "ks", "wasserstein")
+    bins: int = Field(10, ge=2, le=100)
+
+    @model_validator(mode="after")
+    def _known_tests(self) -> NumericFeature:
+        _check_known(self.tests, NUMERIC_TESTS, "numeric feature test")
+        return self
+
+
+class CategoricalFeature(_Spec):
+    kind: Literal["categorical"]
+    tests: tuple[str, ...] = ("psi", "chi_square")
+    max_categories: int = Field(50, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _known_tests(self) -> CategoricalFeature:
+        _check_known(self.tests, CATEGORICAL_TESTS, "categorical feature test")
+        return self
+
+
+Feature = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="kind")]
+
+
+class TumblingWindow(_Spec):
+    kind: Literal["tumbling"] = "tumbling"
+    size_seconds: int = Field(300, gt=0)
+    lateness_seconds: int = Field(0, ge=0)
+
+
+class SlidingWindow(_Spec):
+    kind: Literal["sliding"]
+    size_seconds: int = Field(gt=0)
+    step_seconds: int = Field(gt=0)
+    lateness_seconds: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _step_divides_size(self) -> SlidingWindow:
+        if self.size_seconds % self.step_seconds:
+            raise ValueError("size_seconds must be a multiple of step_seconds (windows are unions of steps)")
+        return self
+
+
+class CountWindow(_Spec):
+    kind: Literal["count"]
+    size: int = Field(gt=0, description="Events per window.")
+
+
+Window = Annotated[TumblingWindow | SlidingWindow | CountWindow, Field(discriminator="kind")]
+
+
+class Thresholds(_Spec):
+    """Fixed thresholds, or ``ert_windows`` to derive them from a false-alarm target."""
+
+    psi_warning: float = Field(0.1, gt=0)
+    psi_critical: float = Field(0.25, gt=0)
+    jensen_shannon: float = Field(0.1, gt=0, le=1)
+    hellinger: float = Field(0.1, gt=0, le=1)
+    wasserstein: float = Field(0.1, gt=0)
+    p_value: float = Field(0.05, gt=0, lt=1)
+    correction: Literal["benjamini_hochberg", "bonferroni", "none"] = "benjamini_hochberg"
+    min_samples: int = Field(200, ge=1)
+    ert_windows: float | None = Field(None, gt=1)
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> Thresholds:
+        if self.psi_warning >= self.psi_critical:
+            raise ValueError("psi_warning must be below psi_critical")
+        return self
+
+
+class OnlineDetectorSpec(_Spec):
+    detector: str
+    stream: Literal["prediction", "error", "feature"]
+    feature: str | None = None
+    params: dict[str, float | int | str | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fits_its_stream(self) -> OnlineDetectorSpec:
+        _check_known((self.detector,), ONLINE_DETECTORS, "online detector")
+        if self.detector in ERROR_STREAM_DETECTORS and self.stream != "error":
+            raise ValueError(f"{self.detector} watches a 0/1 error stream: set stream = 'error'")
+        if self.detector not in ERROR_STREAM_DETECTORS and self.stream == "error":
+            raise ValueError(f"{self.detector} watches a real-valued stream, not the 0/1 error stream")
+        if (self.stream == "feature") != (self.feature is not None):
+            raise ValueError("feature is required for (and only for) stream = 'feature'")
+        return self
+
+
+class AlertPolicySpec(_Spec):
+    fire_after: int = Field(1, ge=1, description="Consecutive drifting windows before an alert fires.")
+    resolve_after: int = Field(2, ge=1, description="Consecutive clean windows before it resolves.")
+    cooldown_seconds: float = Field(0, ge=0)
+
+
+class RetrainPolicySpec(_Spec):
+    enabled: bool = True
+    min_critical_features: int = Field(2, ge=1)
+    on_prediction_drift: bool = True
+    on_performance: bool = True
+    min_interval_seconds: float = Field(6 * 3600, ge=0)
+    max_per_day: int = Field(2, ge=1)
+    lookback_seconds: float = Field(7 * 24 * 3600, ge=0)
+
+
+class ModelSpec(_Spec):
+    features: dict[str, Feature] = Field(default_factory=dict)
+    prediction: Feature | None = Field(None, description="Prior drift on scores (numeric) or labels (categorical).")
+    window: Window = Field(default_factory=TumblingWindow)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    online: tuple[OnlineDetectorSpec, ...] = ()
+    segments: tuple[str, ...] = Field((), description="Segment keys monitored separately.")
+    alert_policy: AlertPolicySpec = Field(default_factory=AlertPolicySpec)
+    retrain_policy: RetrainPolicySpec = Field(default_factory=RetrainPolicySpec)
+    label_ttl_seconds: float = Field(7 * 24 * 3600, gt=0, description="How long predictions wait for their label.")
+
+    @model_validator(mode="after")
+    def _online_features_exist(self) -> ModelSpec:
+        for spec in self.online:
+            if spec.feature is not None and spec.feature not in self.features:
+                raise ValueError(f"online detector on unknown feature {spec.feature!r}")
+        return self
+
+
+class MonitorConfig(_Spec):
+    models: dict[str, ModelSpec]
+
+
+class SpecError(ValueError):
+    """A spec that does not validate: one line per problem, each naming the source and the field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def parse_monitor_config(data: object, *, source: str = "<spec>") -> MonitorConfig:
+    """Validate already-parsed TOML/YAML data.
+
+    >>> cfg = parse_monitor_config({"models": {"m": {"features": {"x": {"kind": "numeric"}}}}})
+    >>> cfg.models["m"].window.size_seconds
+    300
+    >>> try:
+    ...     parse_monitor_config({"models": {"m": {"thresholds": {"psi_critical": 0.05}}}}, source="m.toml")
+    ... except SpecError as exc:
+    ...     print(exc)
+    m.toml: models.m.thresholds: psi_warning must be below psi_critical
+    """
+    try:
+        return MonitorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p)) or "(top level)"
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        raise SpecError(source, problems) from None
+
+
+def _is_union_tag(part: object) -> bool:
+    return part in {"numeric", "categorical", "tumbling", "sliding", "count"}
+
+
+def _check_known(names: tuple[str, ...], known: frozenset[str], what: str) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; choose from {', '.join(sorted(known))}")

@@ -1,0 +1,29 @@
+"""Read monitor specs from TOML or YAML files and validate them (``driftline.config.monitor_spec``)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from driftline.config.monitor_spec import MonitorConfig, SpecError, parse_monitor_config
+
+
+def load_monitor_config(path: Path) -> MonitorConfig:
+    """Parse ``path`` (``.toml``, ``.yaml`` or ``.yml``); every problem names the file and the field."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix in {".yaml", ".yml"}:
+            data = yaml.safe_load(text)
+        else:
+            raise SpecError(str(path), [f"unknown spec format {suffix!r}: use .toml, .yaml or .yml"])
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(str(path), [f"not valid {suffix[1:].upper()}: {exc}"]) from None
+    return parse_monitor_config(data, source=str(path))
