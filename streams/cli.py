@@ -9,6 +9,9 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
 
 from driftline.config.settings import load_settings, masked
 from driftline.streams.stack.commands import add_stack_parser
@@ -51,6 +54,16 @@ def _build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-beginning", action="store_true")
     tail.set_defaults(run=_alerts_tail)
 
+    reference = sub.add_parser("reference", help="model references (the baselines windows are compared with)")
+    reference_sub = reference.add_subparsers(metavar="ACTION")
+    build = reference_sub.add_parser("build", help="build a reference from training data and publish it")
+    build.add_argument("--model", required=True, help="the model id")
+    build.add_argument("--data", required=True, type=Path, help="training data: .csv, .jsonl or .parquet")
+    build.add_argument("--version", help="reference version (default: a hash of the reference's content)")
+    build.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature")
+    build.add_argument("--exclude", default="", help="comma-separated columns to leave out (ids, labels)")
+    build.set_defaults(run=_reference_build)
+
     add_stack_parser(sub)
     return parser
 
@@ -75,6 +88,28 @@ def _demo(args: argparse.Namespace) -> int:
 
     options = DemoOptions(events_per_window=args.events_per_window, windows=args.windows, drift_at=args.drift_at)
     return run_demo(options)
+
+
+def _reference_build(args: argparse.Namespace) -> int:
+    from driftline.config.events import ModelId
+    from driftline.detectors.reference import ModelReference
+    from driftline.streams.reference_data import ReferenceDataError, read_reference_data
+    from driftline.streams.references import content_version, publish_reference
+
+    try:
+        TypeAdapter(ModelId).validate_python(args.model)
+        columns = read_reference_data(args.data, exclude=[c for c in args.exclude.split(",") if c])
+    except (ValidationError, ReferenceDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    draft = ModelReference.build(args.model, args.version or "draft", columns.numeric, n_bins=args.bins)
+    reference = draft if args.version else ModelReference(args.model, content_version(draft), draft.features)
+    asyncio.run(publish_reference(load_settings(), reference))
+    print(f"reference {reference.model_id} version {reference.version}: {len(reference.features)} numeric "
+          f"features from {columns.rows} rows, {args.bins} bins each")
+    for name, why in sorted(columns.skipped.items()):
+        print(f"  skipped {name}: {why}")
+    return 0
 
 
 def _alerts_tail(args: argparse.Namespace) -> int:

@@ -1,0 +1,110 @@
+"""Read training data (CSV, JSON lines, Parquet) into numeric feature columns for a reference.
+
+A column is numeric when every non-empty value parses as a finite number;
+other columns are left out of the numeric reference (and reported), as are the
+columns named in ``exclude`` (ids, labels, timestamps).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+
+class ReferenceDataError(ValueError):
+    """The training data cannot be read or holds no usable feature."""
+
+
+@dataclass(frozen=True)
+class ReferenceColumns:
+    numeric: dict[str, np.ndarray]
+    skipped: dict[str, str]
+    rows: int
+
+
+def read_reference_data(path: Path, *, exclude: Iterable[str] = ()) -> ReferenceColumns:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows = _csv_rows(path)
+    elif suffix in {".jsonl", ".ndjson"}:
+        rows = _jsonl_rows(path)
+    elif suffix == ".parquet":
+        rows = _parquet_rows(path)
+    else:
+        raise ReferenceDataError(f"{path}: unknown data format {suffix!r}; use .csv, .jsonl or .parquet")
+    if not rows:
+        raise ReferenceDataError(f"{path}: no rows")
+    excluded = set(exclude)
+    names = sorted({name for row in rows for name in row} - excluded)
+    numeric, skipped = {}, {}
+    for name in names:
+        values = [_number(row.get(name)) for row in rows]
+        if any(v is None for v in values):
+            skipped[name] = "not numeric (categorical references come with the monitor's categorical sketches)"
+            continue
+        column = np.array([np.nan if v is _MISSING else v for v in values], dtype=np.float64)
+        if not np.isfinite(column).any():
+            skipped[name] = "no values"
+            continue
+        numeric[name] = column
+    if not numeric:
+        raise ReferenceDataError(f"{path}: no numeric feature column (skipped: {', '.join(skipped) or 'none'})")
+    return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows))
+
+
+_MISSING = float("nan")
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, ``_MISSING`` for an empty cell, or None when the value is not a number."""
+    if value is None or value == "":
+        return _MISSING
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _csv_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise ReferenceDataError(f"{path}: cannot read CSV: {exc}") from None
+
+
+def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                row = orjson.loads(line)
+                if not isinstance(row, dict):
+                    raise ReferenceDataError(f"{path}:{number}: expected a JSON object per line")
+                # A nested "features" map (PredictionEvent-shaped lines) is flattened.
+                rows.append(row["features"] if isinstance(row.get("features"), dict) else row)
+    except orjson.JSONDecodeError as exc:
+        raise ReferenceDataError(f"{path}: not JSON lines: {exc}") from None
+    except OSError as exc:
+        raise ReferenceDataError(f"{path}: cannot read: {exc.strerror}") from None
+    return rows
+
+
+def _parquet_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ReferenceDataError("reading Parquet needs pyarrow: pip install 'driftline[parquet]'") from None
+    return list(pq.read_table(path).to_pylist())

@@ -1,0 +1,77 @@
+"""`driftline reference build` reads training data and publishes the reference to Redis and the
+compacted references topic; a worker would pick it up from Redis."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from driftline.config.settings import Settings
+from driftline.detectors.reference import ModelReference
+from driftline.streams.kafka_client import client_options
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "DRIFTLINE_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
+            "DRIFTLINE_REDIS_URL": settings.redis.url.get_secret_value(),
+            "DRIFTLINE_TOPIC_REFERENCES": settings.topics.references}
+
+
+async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settings: Settings, tmp_path: Path) -> None:
+    await ensure_topics(settings)
+    data = tmp_path / "train.csv"
+    rng = np.random.default_rng(0)
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "amount", "age", "channel"])
+        for i in range(1000):
+            writer.writerow([i, f"{rng.lognormal(3, 1):.3f}", "" if i % 50 == 0 else int(rng.integers(18, 90)),
+                             rng.choice(["web", "app"])])
+    model = f"ref-{settings.app_id[-8:]}"
+    cmd = [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", model, "--data", str(data),
+           "--exclude", "id", "--bins", "5"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env_for(settings), check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "2 numeric features from 1000 rows" in result.stdout and "skipped channel" in result.stdout
+
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    stored = await store.get_reference(model)
+    await store.close()
+    assert stored is not None and set(stored.features) == {"amount", "age"}
+    assert sum(stored.features["amount"].counts) == 1000 and sum(stored.features["age"].counts) == 980
+    assert len(stored.features["amount"].counts) == 5
+
+    consumer = AIOKafkaConsumer(settings.topics.references, **client_options(settings), auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+    finally:
+        await consumer.stop()
+    (message,) = [m for msgs in batch.values() for m in msgs]
+    assert message.key == model.encode()
+    assert ModelReference.from_json(message.value) == stored
+
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env_for(settings), check=False, timeout=120)
+    assert f"version {stored.version}" in again.stdout  # same data, same version
+
+
+def test_bad_data_gets_a_clear_error_and_nothing_is_published(settings: Settings, tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("channel\nweb\napp\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", "m", "--data", str(data)],
+        capture_output=True, text=True, env=env_for(settings), check=False, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no numeric feature column" in result.stderr and str(data) in result.stderr
