@@ -3,6 +3,7 @@ compacted references topic; a worker would pick it up from Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import subprocess
@@ -41,7 +42,8 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
     model = f"ref-{settings.app_id[-8:]}"
     cmd = [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", model, "--data", str(data),
            "--exclude", "id", "--bins", "5"]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env_for(settings), check=False, timeout=120)
+    run = {"capture_output": True, "text": True, "env": env_for(settings), "check": False, "timeout": 120}
+    result = await asyncio.to_thread(subprocess.run, cmd, **run)
     assert result.returncode == 0, result.stderr
     assert "2 numeric features from 1000 rows" in result.stdout and "skipped channel" in result.stdout
 
@@ -62,7 +64,7 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
     assert message.key == model.encode()
     assert ModelReference.from_json(message.value) == stored
 
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env_for(settings), check=False, timeout=120)
+    again = await asyncio.to_thread(subprocess.run, cmd, **run)
     assert f"version {stored.version}" in again.stdout  # same data, same version
 
 
