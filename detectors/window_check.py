@@ -7,7 +7,7 @@ configurable window tests, multiple-testing control and the alert policy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,8 +35,17 @@ class FeatureWindow:
     current: tuple[float, ...]
 
 
+def compare_window(reference: ModelReference, counts: Mapping[str, Mapping[str, int]]) -> list[FeatureWindow]:
+    """Every reference feature with at least one value in the window, compared with the reference."""
+    results = (compare_feature(name, feature, counts.get(name, {})) for name, feature in reference.features.items())
+    return [r for r in results if r.n_current > 0]
+
+
 def compare_feature(name: str, reference: FeatureReference, bin_counts: Mapping[str, int]) -> FeatureWindow:
-    """PSI of a window's ``{bin index: count}`` (``"null"`` is ignored) against the reference."""
+    """PSI of a window's ``{bin index: count}`` (``"null"`` is ignored) against the reference.
+
+    A window without a value of the feature has no PSI (NaN) rather than an error.
+    """
     ref = np.asarray(reference.counts, dtype=np.float64)
     cur = np.zeros(reference.n_bins, dtype=np.float64)
     for bin_name, count in bin_counts.items():
@@ -44,7 +53,7 @@ def compare_feature(name: str, reference: FeatureReference, bin_counts: Mapping[
             cur[int(bin_name)] = count
     return FeatureWindow(
         feature=name,
-        psi=float(psi(ref, cur)),
+        psi=float(psi(ref, cur)) if cur.sum() > 0 else float("nan"),
         n_reference=int(ref.sum()),
         n_current=int(cur.sum()),
         reference=tuple(float(x) for x in ref / max(ref.sum(), 1.0)),
@@ -54,7 +63,7 @@ def compare_feature(name: str, reference: FeatureReference, bin_counts: Mapping[
 
 def drift_alerts(
     reference: ModelReference,
-    counts: Mapping[str, Mapping[str, int]],
+    results: Sequence[FeatureWindow],
     *,
     start: datetime,
     end: datetime,
@@ -67,9 +76,9 @@ def drift_alerts(
     """
     alerts = []
     window = TimeWindow(start=start, end=end)
-    for name, feature in reference.features.items():
-        result = compare_feature(name, feature, counts.get(name, {}))
-        if result.n_current < min_samples or result.psi < critical:
+    for result in results:
+        name, feature = result.feature, reference.features[result.feature]
+        if result.n_current < min_samples or not result.psi >= critical:
             continue
         alerts.append(
             DriftAlert(

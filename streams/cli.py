@@ -43,6 +43,9 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--drift-at", type=int, default=6, help="the window where drift starts")
     demo.set_defaults(run=_demo)
 
+    status = sub.add_parser("status", help="models and features with their latest statistic, worst first")
+    status.set_defaults(run=_status)
+
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(metavar="ACTION")
     show = config_sub.add_parser("show", help="print the effective settings, secrets masked")
@@ -66,6 +69,21 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_stack_parser(sub)
     return parser
+
+
+def _status(args: argparse.Namespace) -> int:
+    from driftline.streams.sketch_store import SketchStore
+    from driftline.streams.status import status_lines
+
+    async def lines() -> list[str]:
+        store = SketchStore.from_url(load_settings().redis.url.get_secret_value())
+        try:
+            return await status_lines(store)
+        finally:
+            await store.close()
+
+    print("\n".join(asyncio.run(lines())))
+    return 0
 
 
 def _config_show(args: argparse.Namespace) -> int:

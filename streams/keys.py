@@ -40,3 +40,15 @@ def late_events(model_id: str) -> str:
 def window_counts(model_id: str, window_id: int) -> str:
     """Hash: ``<feature>:<bin>`` -> count, plus ``__n__``, for one window."""
     return f"{_tag(model_id)}:win:{window_id}"
+
+
+def latest(model_id: str) -> str:
+    """Hash: feature -> JSON of its statistic in the last closed window (for ``driftline status``)."""
+    return f"{_tag(model_id)}:latest"
+
+
+REFERENCE_PATTERN = f"{PREFIX}:{{*}}:ref"
+
+
+def model_of_reference_key(key: str) -> str:
+    return key[len(PREFIX) + 2 : -len("}:ref")]

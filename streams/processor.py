@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
 from driftline.detectors.reference import ModelReference
-from driftline.detectors.window_check import drift_alerts
+from driftline.detectors.window_check import compare_window, drift_alerts
 from driftline.streams.batch import ModelBatch, Record, decode_batch, plan_batch
 from driftline.streams.codec import encode
 from driftline.streams.sketch_store import ApplyResult, SketchStore
@@ -100,8 +100,10 @@ class PredictionProcessor:
             counts = await self._store.read_window(reference.model_id, window_id)
             start = datetime.fromtimestamp(window_id * opts.window_seconds, tz=UTC)
             end = datetime.fromtimestamp((window_id + 1) * opts.window_seconds, tz=UTC)
-            for alert in drift_alerts(reference, counts.features, start=start, end=end, min_samples=opts.min_samples):
+            results = compare_window(reference, counts.features)
+            for alert in drift_alerts(reference, results, start=start, end=end, min_samples=opts.min_samples):
                 await self._publish_alert(alert)
+            await self._store.put_latest(reference.model_id, window_id, end.timestamp(), results)
             await self._store.mark_closed(reference.model_id, window_id)
 
     async def _publish_alert(self, alert: DriftAlert) -> None:

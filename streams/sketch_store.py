@@ -9,12 +9,16 @@ window whose alert is already out.
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 import redis.asyncio as aioredis
 
 from driftline.detectors.reference import ModelReference
+from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
 from driftline.streams.batch import COUNT_FIELD, ModelBatch
 
@@ -150,3 +154,25 @@ class SketchStore:
 
     async def closed_window_count(self, model_id: str) -> int:
         return int(await self._redis.scard(keys.closed_windows(model_id)))
+
+    async def put_latest(
+        self, model_id: str, window_id: int, window_end: float, results: Sequence[FeatureWindow]
+    ) -> None:
+        """Remember each feature's statistic in its latest closed window."""
+        if not results:
+            return
+        mapping = {
+            r.feature: json.dumps({"window": window_id, "window_end": window_end, "psi": r.psi,
+                                   "n_current": r.n_current} if math.isfinite(r.psi) else {"window": window_id})
+            for r in results
+        }
+        await self._redis.hset(keys.latest(model_id), mapping=mapping)  # type: ignore[arg-type]
+
+    async def latest(self, model_id: str) -> dict[str, dict[str, float]]:
+        raw = await self._redis.hgetall(keys.latest(model_id))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    async def model_ids(self) -> list[str]:
+        """Every model with a reference (SCAN, so a large keyspace is walked in steps)."""
+        scan = self._redis.scan_iter(match=keys.REFERENCE_PATTERN)
+        return sorted([keys.model_of_reference_key(k.decode()) async for k in scan])

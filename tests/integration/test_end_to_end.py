@@ -25,6 +25,7 @@ from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
 from driftline.streams.simulate import EPOCH, FraudSimulator
 from driftline.streams.sketch_store import SketchStore
+from driftline.streams.status import status_lines
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
@@ -99,7 +100,10 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
             first = int(EPOCH.timestamp()) // 60
             windows = [await store.read_window(sim.model_id, first + w) for w in range(WINDOWS)]
             counted = sum(w.n_events for w in windows)
+            status = [line for line in await status_lines(store) if line.startswith(sim.model_id + " ")]
         assert counted == produced  # every valid event exactly once
+        assert len(status) == 20
+        assert [line.split()[1] for line in status if "DRIFT" in line] == ["amount"]
 
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 1)]
         assert {a.feature for a in alerts} == {"amount"}
