@@ -48,3 +48,13 @@ def alert_id(
             "window_end": window_end, "state": state, "reference_version": reference_version,
         },
     )
+
+
+def trigger_id(*, model_id: str, rule: str, alert_ids: tuple[str, ...] | list[str]) -> str:
+    """Id of one retrain trigger: the same rule over the same alerts is the same trigger.
+
+    >>> trigger_id(model_id="m", rule="performance", alert_ids=["b", "a"]) == trigger_id(
+    ...     model_id="m", rule="performance", alert_ids=["a", "b"])
+    True
+    """
+    return _digest("trigger", {"model_id": model_id, "rule": rule, "alert_ids": sorted(alert_ids)})

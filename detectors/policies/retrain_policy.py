@@ -1,0 +1,104 @@
+"""The retrain policy: firing alerts in, at most one guarded, rate-limited trigger decision out.
+
+Retraining on drift is risky (fresh data may be bad, labels late, the cause
+not drift at all), so a trigger needs strong evidence: a critical performance
+alert, a critical prediction-drift alert, or critical drift on at least
+``min_critical_features`` features. Warnings never trigger. Triggers are at
+least ``min_interval_seconds`` apart and at most ``max_per_day`` in any 24 h.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    min_critical_features: int = 2
+    on_prediction_drift: bool = True
+    on_performance: bool = True
+    min_interval_seconds: float = 6 * 3600.0
+    max_per_day: int = 2
+    lookback_seconds: float = 7 * DAY
+
+
+@dataclass(frozen=True)
+class FiringAlert:
+    alert_id: str
+    feature: str
+    severity: str
+    since: float
+    statistic: float
+
+
+@dataclass(frozen=True)
+class RetrainState:
+    trigger_times: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrainState:
+        return cls(trigger_times=tuple(data["trigger_times"]))
+
+
+@dataclass(frozen=True)
+class TriggerDecision:
+    rule: str
+    reason: str
+    alert_ids: tuple[str, ...]
+    window_start: float
+    window_end: float
+    evidence: dict[str, float]
+
+
+def evaluate(
+    policy: RetrainPolicy, state: RetrainState, firing: Sequence[FiringAlert], now: float
+) -> tuple[RetrainState, TriggerDecision | None]:
+    """A trigger decision when a rule holds and the rate limit allows, else None.
+
+    >>> alerts = [FiringAlert("a1", "amount", "critical", 100.0, 0.8), FiringAlert("a2", "age", "critical", 160.0, 0.4)]
+    >>> state, decision = evaluate(RetrainPolicy(lookback_seconds=50), RetrainState(), alerts, now=200.0)
+    >>> decision.rule, decision.alert_ids, (decision.window_start, decision.window_end)
+    ('critical_features>=2', ('a1', 'a2'), (50.0, 200.0))
+    >>> evaluate(RetrainPolicy(), state, alerts, now=300.0)[1] is None  # too soon after the last one
+    True
+    """
+    chosen = _rule(policy, [a for a in firing if a.severity == "critical"])
+    if chosen is None:
+        return state, None
+    recent = tuple(t for t in state.trigger_times if now - t < DAY)
+    too_soon = bool(recent) and now - max(recent) < policy.min_interval_seconds
+    if too_soon or len(recent) >= policy.max_per_day:
+        return RetrainState(recent), None
+    rule, reason, behind = chosen
+    decision = TriggerDecision(
+        rule=rule,
+        reason=reason,
+        alert_ids=tuple(sorted(a.alert_id for a in behind)),
+        window_start=min(a.since for a in behind) - policy.lookback_seconds,
+        window_end=now,
+        evidence={a.feature: a.statistic for a in behind},
+    )
+    return RetrainState((*recent, now)), decision
+
+
+def _rule(policy: RetrainPolicy, critical: list[FiringAlert]) -> tuple[str, str, list[FiringAlert]] | None:
+    performance = [a for a in critical if a.feature == PERFORMANCE_FEATURE]
+    if policy.on_performance and performance:
+        return "performance", "the model's error rate drifted (labels)", performance
+    prediction = [a for a in critical if a.feature == PREDICTION_FEATURE]
+    if policy.on_prediction_drift and prediction:
+        return "prediction_drift", "the prediction distribution drifted", prediction
+    features = [a for a in critical if a.feature not in {PERFORMANCE_FEATURE, PREDICTION_FEATURE}]
+    if len({a.feature for a in features}) >= policy.min_critical_features:
+        rule = f"critical_features>={policy.min_critical_features}"
+        return rule, f"critical drift on {len({a.feature for a in features})} features", features
+    return None
