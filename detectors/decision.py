@@ -51,7 +51,12 @@ def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> list[bool]
 
 @dataclass(frozen=True)
 class FeatureEvidence:
-    """One feature's window: an effect-size verdict and, optionally, a p-value verdict (the gate)."""
+    """One feature's window: an effect-size verdict and, optionally, a p-value verdict (the gate).
+
+    >>> v = WindowVerdict('psi', 0.3, 0.25, 1000, 1000, drift=True)
+    >>> FeatureEvidence('amount', v).gate is None
+    True
+    """
 
     feature: str
     effect: WindowVerdict
@@ -60,7 +65,11 @@ class FeatureEvidence:
 
 @dataclass(frozen=True)
 class DecisionRule:
-    """How effect, gate and sample size combine. ``alpha`` is the family-level gate."""
+    """How effect, gate and sample size combine. ``alpha`` is the family-level gate.
+
+    >>> DecisionRule().correction, DecisionRule().min_samples
+    ('benjamini_hochberg', 200)
+    """
 
     alpha: float = 0.05
     correction: Correction = "benjamini_hochberg"

@@ -21,7 +21,12 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class FeatureReference:
-    """Inner bin edges (outer bins open-ended, so ``len(counts) == len(edges) + 1``) and counts."""
+    """Inner bin edges (outer bins open-ended, so ``len(counts) == len(edges) + 1``) and counts.
+
+    >>> f = FeatureReference(edges=(0.0, 1.0), counts=(5, 5, 5))
+    >>> f.bin_counts([-1.0, 0.5, 2.0, float('nan')]).tolist()
+    [1, 1, 1]
+    """
 
     edges: tuple[float, ...]
     counts: tuple[int, ...]

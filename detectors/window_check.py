@@ -25,7 +25,11 @@ DETECTOR = "psi"
 
 @dataclass(frozen=True)
 class FeatureWindow:
-    """A feature's PSI in one window, with both distributions as proportions."""
+    """A feature's PSI in one window, with both distributions as proportions.
+
+    >>> FeatureWindow('amount', 0.3, 100, 50, (0.5, 0.5), (0.2, 0.8)).psi
+    0.3
+    """
 
     feature: str
     psi: float

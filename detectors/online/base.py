@@ -14,7 +14,11 @@ from driftline.detectors.online import state
 
 @dataclass(frozen=True)
 class OnlineVerdict:
-    """What one value did to a detector. ``index`` counts values from 0 since the detector was made."""
+    """What one value did to a detector. ``index`` counts values from 0 since the detector was made.
+
+    >>> OnlineVerdict('adwin', 7, drift=True).warning
+    False
+    """
 
     detector: str
     index: int
@@ -29,6 +33,13 @@ class OnlineDetector(ABC):
     After a drift the detector starts over from the next value: the wrapper replaces
     river's object with a fresh one at once (river would do it silently on the next
     call), so state saved right after a drift is simply a fresh detector.
+
+    >>> from driftline.detectors.online import make_detector
+    >>> d = make_detector('page_hinkley')
+    >>> d.update(0.5).index, d.n_seen
+    (0, 1)
+    >>> OnlineDetector.from_bytes(d.to_bytes(b'k'), b'k').n_seen
+    1
     """
 
     name: ClassVar[str]
@@ -95,7 +106,12 @@ class OnlineDetector(ABC):
 
 
 class ErrorStreamDetector(OnlineDetector):
-    """Detectors on a 0/1 error stream (1 = the model was wrong)."""
+    """Detectors on a 0/1 error stream (1 = the model was wrong).
+
+    >>> from driftline.detectors.online import make_detector
+    >>> make_detector('ddm').update(1).drift
+    False
+    """
 
     def _check(self, x: float) -> float:
         if x not in (0, 1):

@@ -94,7 +94,14 @@ class DDMDetector(ErrorStreamDetector):
 
 
 class EDDMDetector(ErrorStreamDetector):
-    """EDDM: the distance between errors, for gradual drift (river)."""
+    """EDDM: the distance between errors, for gradual drift (river).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(42)
+    >>> d = EDDMDetector()
+    >>> [v.index for v in d.update_many(np.r_[rng.random(1000) < 0.1, rng.random(1000) < 0.4]) if v.drift][:2]
+    [1090, 1182]
+    """
 
     name = "eddm"
     STATE_FIELDS = ("_n", "_n_errors", "_last_error", "_error_distances", "_p2s_prime_max", "alpha", "beta")
@@ -104,7 +111,14 @@ class EDDMDetector(ErrorStreamDetector):
 
 
 class HDDMADetector(ErrorStreamDetector):
-    """HDDM_A: Hoeffding bounds on moving averages (river's HDDMA)."""
+    """HDDM_A: Hoeffding bounds on moving averages (river's HDDMA).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(42)
+    >>> d = HDDMADetector()
+    >>> [v.index for v in d.update_many(np.r_[rng.random(1000) < 0.1, rng.random(1000) < 0.4]) if v.drift][:2]
+    [1053]
+    """
 
     name = "hddm_a"
     STATE_FIELDS = ("_x_min", "_x_max", "_z", "drift_confidence", "warning_confidence", "two_sided_test")
@@ -114,7 +128,14 @@ class HDDMADetector(ErrorStreamDetector):
 
 
 class HDDMWDetector(ErrorStreamDetector):
-    """HDDM_W: Hoeffding bounds on weighted moving averages (river's HDDMW)."""
+    """HDDM_W: Hoeffding bounds on weighted moving averages (river's HDDMW).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(42)
+    >>> d = HDDMWDetector()
+    >>> [v.index for v in d.update_many(np.r_[rng.random(1000) < 0.1, rng.random(1000) < 0.4]) if v.drift][:2]
+    [1053]
+    """
 
     name = "hddm_w"
     STATE_FIELDS = ("_total", "_s1_incr", "_s1_decr", "_s2_incr", "_s2_decr", "lambda_val", "drift_confidence")

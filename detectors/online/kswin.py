@@ -15,7 +15,14 @@ from scipy import stats
 
 
 class KSWINCore:
-    """The algorithm, with river's ``update`` / ``drift_detected`` surface."""
+    """The algorithm, with river's ``update`` / ``drift_detected`` surface.
+
+    >>> core = KSWINCore(window_size=10, stat_size=3, seed=0)
+    >>> for x in range(10):
+    ...     core.update(float(x))
+    >>> len(core.window), core.drift_detected
+    (10, False)
+    """
 
     def __init__(
         self,

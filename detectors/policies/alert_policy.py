@@ -18,6 +18,12 @@ Severity = Literal["warning", "critical"]
 
 @dataclass(frozen=True)
 class AlertPolicy:
+    """How many windows fire and resolve an alert, the cooldown, and the smallest window that counts.
+
+    >>> AlertPolicy(fire_after=2).resolve_after
+    2
+    """
+
     fire_after: int = 1
     resolve_after: int = 2
     cooldown_seconds: float = 0.0
@@ -30,7 +36,11 @@ class AlertPolicy:
 
 @dataclass(frozen=True)
 class Observation:
-    """One closed window's verdict: ``severity`` None means clean."""
+    """One closed window's verdict: ``severity`` None means clean.
+
+    >>> Observation(None, 500, 0.01).severity is None
+    True
+    """
 
     severity: Severity | None
     n_samples: int
@@ -39,6 +49,12 @@ class Observation:
 
 @dataclass(frozen=True)
 class AlertState:
+    """Everything the policy remembers between windows; plain data, so it checkpoints anywhere.
+
+    >>> AlertState.from_dict(AlertState(firing=True).to_dict()).firing
+    True
+    """
+
     firing: bool = False
     severity: Severity | None = None
     drifting_streak: int = 0
@@ -56,6 +72,12 @@ class AlertState:
 
 @dataclass(frozen=True)
 class Transition:
+    """An alert firing or resolving, with when its drift began (``onset``).
+
+    >>> Transition("firing", "critical", at=60.0, onset=0.0, statistic=0.4).state
+    'firing'
+    """
+
     state: Literal["firing", "resolved"]
     severity: Severity
     at: float

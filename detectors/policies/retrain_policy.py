@@ -20,6 +20,12 @@ DAY = 86_400.0
 
 @dataclass(frozen=True)
 class RetrainPolicy:
+    """Which evidence may trigger a retrain, and how often.
+
+    >>> RetrainPolicy().max_per_day
+    2
+    """
+
     min_critical_features: int = 2
     on_prediction_drift: bool = True
     on_performance: bool = True
@@ -30,6 +36,12 @@ class RetrainPolicy:
 
 @dataclass(frozen=True)
 class FiringAlert:
+    """An alert that is firing now, as the retrain policy sees it.
+
+    >>> FiringAlert("a1", "amount", "critical", since=0.0, statistic=0.8).feature
+    'amount'
+    """
+
     alert_id: str
     feature: str
     severity: str
@@ -39,6 +51,12 @@ class FiringAlert:
 
 @dataclass(frozen=True)
 class RetrainState:
+    """When the recent triggers fired (for the rate limits); plain data.
+
+    >>> RetrainState.from_dict(RetrainState((1.0,)).to_dict())
+    RetrainState(trigger_times=(1.0,))
+    """
+
     trigger_times: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,6 +69,12 @@ class RetrainState:
 
 @dataclass(frozen=True)
 class TriggerDecision:
+    """A decision to retrain: the rule, the alerts behind it, and a suggested training window.
+
+    >>> TriggerDecision("performance", "errors up", ("a",), 0.0, 60.0, {}).rule
+    'performance'
+    """
+
     rule: str
     reason: str
     alert_ids: tuple[str, ...]

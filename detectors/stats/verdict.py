@@ -12,6 +12,9 @@ class WindowVerdict:
     ``drift`` means the statistic reached ``threshold`` (and, for a gated decision,
     the p-value passed its gate and there were enough samples); ``warning`` means
     it reached the lower ``warning_threshold`` band.
+
+    >>> WindowVerdict('psi', 0.3, 0.25, 5000, 1000, drift=True).drift
+    True
     """
 
     test: str
