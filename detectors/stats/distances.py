@@ -7,7 +7,8 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 
-def _proportions(reference_counts: ArrayLike, current_counts: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def proportions(reference_counts: ArrayLike, current_counts: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Both histograms as proportions, after checking they are comparable."""
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
     if ref.shape != cur.shape or ref.ndim != 1:
@@ -23,7 +24,7 @@ def jensen_shannon(reference_counts: ArrayLike, current_counts: ArrayLike) -> fl
     >>> round(jensen_shannon([1, 1], [1, 1]), 6), round(jensen_shannon([1, 0], [0, 1]), 6)
     (0.0, 1.0)
     """
-    p, q = _proportions(reference_counts, current_counts)
+    p, q = proportions(reference_counts, current_counts)
     m = (p + q) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum()
@@ -37,7 +38,7 @@ def hellinger(reference_counts: ArrayLike, current_counts: ArrayLike) -> float:
     >>> round(hellinger([1, 1], [1, 1]), 6), round(hellinger([1, 0], [0, 1]), 6)
     (0.0, 1.0)
     """
-    p, q = _proportions(reference_counts, current_counts)
+    p, q = proportions(reference_counts, current_counts)
     return float(np.sqrt(max(1.0 - np.sqrt(p * q).sum(), 0.0)))
 
 

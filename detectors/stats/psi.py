@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from driftline.detectors.stats.distances import proportions
+
 PSI_WARNING = 0.1
 PSI_CRITICAL = 0.25
 
@@ -21,12 +23,6 @@ def psi(reference_counts: ArrayLike, current_counts: ArrayLike, *, epsilon: floa
     >>> round(psi([25, 25, 25, 25], [10, 20, 30, 40]), 4)
     0.2282
     """
-    ref = np.asarray(reference_counts, dtype=np.float64)
-    cur = np.asarray(current_counts, dtype=np.float64)
-    if ref.shape != cur.shape or ref.ndim != 1:
-        raise ValueError(f"histograms must be 1-D and on the same bins, got shapes {ref.shape} and {cur.shape}")
-    if ref.sum() <= 0 or cur.sum() <= 0:
-        raise ValueError("both histograms need at least one count")
-    p = np.maximum(ref / ref.sum(), epsilon)
-    q = np.maximum(cur / cur.sum(), epsilon)
+    ref, cur = proportions(reference_counts, current_counts)
+    p, q = np.maximum(ref, epsilon), np.maximum(cur, epsilon)
     return float(np.sum((q - p) * np.log(q / p)))
