@@ -61,6 +61,8 @@ class PredictionIngest(Service):  # type: ignore[misc]
             group_id=f"{self._settings.app_id}.predictions",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
         )

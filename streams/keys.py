@@ -19,9 +19,13 @@ def watermarks(model_id: str) -> str:
     return f"{_tag(model_id)}:wm"
 
 
-def max_event_time(model_id: str) -> str:
-    """String: the largest event time (epoch seconds) applied so far."""
-    return f"{_tag(model_id)}:maxts"
+def partition_event_times(model_id: str) -> str:
+    """Hash: Kafka partition -> the largest event time (epoch seconds) applied from it for this model.
+
+    The model's event-time horizon is the minimum over its partitions: a window closes only
+    when every partition carrying the model has moved past it.
+    """
+    return f"{_tag(model_id)}:pts"
 
 
 def open_windows(model_id: str) -> str:

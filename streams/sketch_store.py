@@ -22,7 +22,7 @@ from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
 from driftline.streams.batch import COUNT_FIELD, ModelBatch
 
-# KEYS: watermarks, maxts, open windows, closed windows, late counter, then one hash per window.
+# KEYS: watermarks, partition event times, open windows, closed windows, late counter, then one hash per window.
 # ARGV: partition, min offset, max offset, max event time, ttl seconds, then per window:
 #       window id, number of fields, field, increment, field, increment, ...
 _APPLY_LUA = """
@@ -49,8 +49,8 @@ for k = 6, #KEYS do
   pos = pos + 2 * n_fields
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-local maxts = tonumber(redis.call('GET', KEYS[2]) or '-1e308')
-if tonumber(ARGV[4]) > maxts then redis.call('SET', KEYS[2], ARGV[4]) end
+local pts = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1e308')
+if tonumber(ARGV[4]) > pts then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 return 1
 """
 
@@ -104,7 +104,7 @@ class SketchStore:
         window_ids = sorted(batch.windows)
         key_list = [
             keys.watermarks(batch.model_id),
-            keys.max_event_time(batch.model_id),
+            keys.partition_event_times(batch.model_id),
             keys.open_windows(batch.model_id),
             keys.closed_windows(batch.model_id),
             keys.late_events(batch.model_id),
@@ -120,13 +120,13 @@ class SketchStore:
         return ApplyResult(int(await self._apply(keys=key_list, args=args)))
 
     async def closable_windows(self, model_id: str, *, window_seconds: int, lateness_seconds: int) -> list[int]:
-        """Open windows whose end plus the allowed lateness is behind the model's event time."""
-        maxts_raw, open_ids = await self._redis.get(keys.max_event_time(model_id)), await self._redis.smembers(
-            keys.open_windows(model_id)
-        )
-        if maxts_raw is None:
+        """Open windows whose end plus the allowed lateness is behind the model's event-time horizon:
+        the smallest of its partitions' event times, so no partition still owes events to them."""
+        times = await self._redis.hvals(keys.partition_event_times(model_id))
+        if not times:
             return []
-        horizon = float(maxts_raw) - lateness_seconds
+        open_ids = await self._redis.smembers(keys.open_windows(model_id))
+        horizon = min(float(t) for t in times) - lateness_seconds
         return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * window_seconds <= horizon)
 
     async def read_window(self, model_id: str, window_id: int) -> WindowCounts:

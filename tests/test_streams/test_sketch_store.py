@@ -64,3 +64,13 @@ async def test_reference_round_trips(store: SketchStore) -> None:
     await store.put_reference(ref)
     assert await store.get_reference(ref.model_id) == ref
     assert await store.get_reference("nobody") is None
+
+
+async def test_the_horizon_is_the_slowest_partition(store: SketchStore) -> None:
+    """A model spread over partitions: a window closes only when every partition has passed it."""
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    await store.apply(batch(model, 0, (0, 0), {2: {"x:0": 1, COUNT_FIELD: 1}}, ts=125.0))
+    await store.apply(batch(model, 1, (0, 0), {1: {"x:0": 1, COUNT_FIELD: 1}}, ts=61.0))
+    assert await store.closable_windows(model, window_seconds=60, lateness_seconds=0) == []  # window 1 ends at 120
+    await store.apply(batch(model, 1, (1, 1), {2: {"x:0": 1, COUNT_FIELD: 1}}, ts=121.0))
+    assert await store.closable_windows(model, window_seconds=60, lateness_seconds=0) == [1]
