@@ -34,13 +34,17 @@ def _build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--window-seconds", type=int, default=60, help="tumbling event-time window length")
     worker.add_argument("--lateness-seconds", type=int, default=0, help="how long a window waits for late events")
     worker.add_argument("--min-samples", type=int, default=100, help="fewer values in a window say nothing")
+    worker.add_argument("--fire-after", type=int, default=1, help="consecutive drifting windows to fire an alert")
+    worker.add_argument("--resolve-after", type=int, default=2, help="consecutive clean windows to resolve it")
+    worker.add_argument("--cooldown-seconds", type=float, default=0.0, help="no new firing this soon after a resolve")
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(run=_worker)
 
     demo = sub.add_parser("demo", help="start a local stack and a worker, replay a drifting stream, print alerts")
     demo.add_argument("--events-per-window", type=int, default=1000)
-    demo.add_argument("--windows", type=int, default=12)
-    demo.add_argument("--drift-at", type=int, default=6, help="the window where drift starts")
+    demo.add_argument("--windows", type=int, default=14)
+    demo.add_argument("--drift-at", type=int, default=4, help="the window where drift starts")
+    demo.add_argument("--drift-end", type=int, default=9, help="the window where it stops")
     demo.set_defaults(run=_demo)
 
     status = sub.add_parser("status", help="models and features with their latest statistic, worst first")
@@ -96,7 +100,8 @@ def _worker(args: argparse.Namespace) -> int:
     from driftline.streams.worker import run_worker
 
     options = WindowOptions(
-        window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples
+        window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples,
+        fire_after=args.fire_after, resolve_after=args.resolve_after, cooldown_seconds=args.cooldown_seconds,
     )
     return run_worker(load_settings(), options, loglevel=args.loglevel)
 
@@ -104,7 +109,8 @@ def _worker(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from driftline.streams.demo import DemoOptions, run_demo
 
-    options = DemoOptions(events_per_window=args.events_per_window, windows=args.windows, drift_at=args.drift_at)
+    options = DemoOptions(events_per_window=args.events_per_window, windows=args.windows, drift_at=args.drift_at,
+                          drift_end=args.drift_end)
     return run_demo(options)
 
 

@@ -46,6 +46,11 @@ def window_counts(model_id: str, window_id: int) -> str:
     return f"{_tag(model_id)}:win:{window_id}"
 
 
+def alert_states(model_id: str) -> str:
+    """Hash: feature -> JSON of its alert policy state (streaks, firing, onset)."""
+    return f"{_tag(model_id)}:alerts"
+
+
 def latest(model_id: str) -> str:
     """Hash: feature -> JSON of its statistic in the last closed window (for ``driftline status``)."""
     return f"{_tag(model_id)}:latest"

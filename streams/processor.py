@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
+from driftline.detectors.policies.alert_policy import AlertPolicy
 from driftline.detectors.reference import ModelReference
-from driftline.detectors.window_check import compare_window, drift_alerts
+from driftline.detectors.window_check import compare_window, window_alerts
 from driftline.streams.batch import ModelBatch, Record, decode_batch, plan_batch
 from driftline.streams.codec import encode
 from driftline.streams.sketch_store import ApplyResult, SketchStore
@@ -41,7 +42,14 @@ class WindowOptions:
     window_seconds: int = 60
     lateness_seconds: int = 0
     min_samples: int = 100
+    fire_after: int = 1
+    resolve_after: int = 2
+    cooldown_seconds: float = 0.0
     reference_refresh_seconds: float = 10.0
+
+    def alert_policy(self) -> AlertPolicy:
+        return AlertPolicy(fire_after=self.fire_after, resolve_after=self.resolve_after,
+                           cooldown_seconds=self.cooldown_seconds, min_samples=self.min_samples)
 
 
 class PredictionProcessor:
@@ -58,6 +66,7 @@ class PredictionProcessor:
         self._store = store
         self._publish = publish
         self._options = options or WindowOptions()
+        self._policy = self._options.alert_policy()
         self._retry_delays = retry_delays
         self._references: dict[str, tuple[float, ModelReference | None]] = {}
 
@@ -101,10 +110,11 @@ class PredictionProcessor:
             start = datetime.fromtimestamp(window_id * opts.window_seconds, tz=UTC)
             end = datetime.fromtimestamp((window_id + 1) * opts.window_seconds, tz=UTC)
             results = compare_window(reference, counts.features)
-            for alert in drift_alerts(reference, results, start=start, end=end, min_samples=opts.min_samples):
+            states = await self._store.alert_states(reference.model_id)
+            states, alerts = window_alerts(reference, results, states, self._policy, start=start, end=end)
+            for alert in alerts:
                 await self._publish_alert(alert)
-            await self._store.put_latest(reference.model_id, window_id, end.timestamp(), results)
-            await self._store.mark_closed(reference.model_id, window_id)
+            await self._store.close_window(reference.model_id, window_id, end.timestamp(), results, states)
 
     async def _publish_alert(self, alert: DriftAlert) -> None:
         await self._publish(self._settings.topics.alerts, alert.model_id.encode(), encode(alert))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 import redis.asyncio as aioredis
 
+from driftline.detectors.policies.alert_policy import AlertState
 from driftline.detectors.reference import ModelReference
 from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
@@ -142,9 +143,28 @@ class SketchStore:
             features.setdefault(feature, {})[bin_name] = int(value_b)
         return WindowCounts(window_id=window_id, n_events=n_events, features=features)
 
-    async def mark_closed(self, model_id: str, window_id: int) -> None:
-        """Close a window after its alerts are published: later events for it count as late."""
+    async def alert_states(self, model_id: str) -> dict[str, AlertState]:
+        raw = await self._redis.hgetall(keys.alert_states(model_id))
+        return {k.decode(): AlertState.from_dict(json.loads(v)) for k, v in raw.items()}
+
+    async def close_window(
+        self,
+        model_id: str,
+        window_id: int,
+        window_end: float,
+        results: Sequence[FeatureWindow],
+        states: Mapping[str, AlertState],
+    ) -> None:
+        """After its alerts are published, in one transaction: the window's alert states and
+        latest statistics are stored and the window is closed (later events for it count as late).
+        A crash before this replays the window from the old states: same alerts, same ids."""
         async with self._redis.pipeline(transaction=True) as pipe:
+            if states:
+                mapping = {f: json.dumps(s.to_dict()) for f, s in states.items()}
+                pipe.hset(keys.alert_states(model_id), mapping=mapping)  # type: ignore[arg-type]
+            latest = _latest_mapping(window_id, window_end, results)
+            if latest:
+                pipe.hset(keys.latest(model_id), mapping=latest)  # type: ignore[arg-type]
             pipe.sadd(keys.closed_windows(model_id), window_id)
             pipe.srem(keys.open_windows(model_id), window_id)
             await pipe.execute()
@@ -155,19 +175,6 @@ class SketchStore:
     async def closed_window_count(self, model_id: str) -> int:
         return int(await self._redis.scard(keys.closed_windows(model_id)))
 
-    async def put_latest(
-        self, model_id: str, window_id: int, window_end: float, results: Sequence[FeatureWindow]
-    ) -> None:
-        """Remember each feature's statistic in its latest closed window."""
-        if not results:
-            return
-        mapping = {
-            r.feature: json.dumps({"window": window_id, "window_end": window_end, "psi": r.psi,
-                                   "n_current": r.n_current} if math.isfinite(r.psi) else {"window": window_id})
-            for r in results
-        }
-        await self._redis.hset(keys.latest(model_id), mapping=mapping)  # type: ignore[arg-type]
-
     async def latest(self, model_id: str) -> dict[str, dict[str, float]]:
         raw = await self._redis.hgetall(keys.latest(model_id))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
@@ -176,3 +183,13 @@ class SketchStore:
         """Every model with a reference (SCAN, so a large keyspace is walked in steps)."""
         scan = self._redis.scan_iter(match=keys.REFERENCE_PATTERN)
         return sorted([keys.model_of_reference_key(k.decode()) async for k in scan])
+
+
+def _latest_mapping(window_id: int, window_end: float, results: Sequence[FeatureWindow]) -> dict[str, str]:
+    return {
+        r.feature: json.dumps(
+            {"window": window_id, "window_end": window_end, "psi": r.psi, "n_current": r.n_current}
+            if math.isfinite(r.psi) else {"window": window_id}
+        )
+        for r in results
+    }

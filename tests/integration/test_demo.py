@@ -22,14 +22,15 @@ def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running()
     before = set(driftline_processes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}  # its own stack
     result = subprocess.run(
-        [sys.executable, "-m", "driftline.streams.cli", "demo", "--events-per-window", "500", "--windows", "8",
-         "--drift-at", "4"],
+        [sys.executable, "-m", "driftline.streams.cli", "demo", "--events-per-window", "500", "--windows", "10",
+         "--drift-at", "3", "--drift-end", "6"],
         capture_output=True, text=True, timeout=400, env=env, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     alert_lines = [line for line in result.stdout.splitlines() if line.startswith("CRITICAL firing")]
     assert alert_lines, result.stdout
     assert all("/ amount:" in line or "/ merchant_risk_score:" in line for line in alert_lines), alert_lines
+    assert len([line for line in result.stdout.splitlines() if line.startswith("CRITICAL resolved")]) == 2
     assert set(driftline_processes()) <= before  # the worker, Kafka and Redis are gone
 
 

@@ -1,7 +1,8 @@
 """The walking skeleton end to end on real Kafka and Redis, with a real worker process.
 
 Events from the reference distribution, then events where one feature is
-shifted: exactly that feature alerts, in drifted windows only; a malformed
+shifted for a while: exactly that feature fires once when the drift starts and
+resolves once after it ends (the alert policy's hysteresis); a malformed
 message lands in the dead-letter topic with its reason; and every valid event
 is counted exactly once in Redis.
 """
@@ -31,7 +32,7 @@ from driftline.streams.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
-WINDOWS, DRIFT_AT, PER_WINDOW = 8, 5, 500
+WINDOWS, DRIFT_AT, DRIFT_END, PER_WINDOW = 12, 4, 8, 500
 MALFORMED = b'{"model_id": "fraud-detector", "features": '
 
 
@@ -41,7 +42,7 @@ async def produce(settings: Settings, sim: FraudSimulator) -> int:
     sent = 0
     try:
         for window in range(WINDOWS):
-            shift = {"amount": 1.0} if window >= DRIFT_AT else None
+            shift = {"amount": 1.0} if DRIFT_AT <= window < DRIFT_END else None
             futures = [
                 await producer.send(settings.topics.predictions, orjson.dumps(e), key=sim.model_id.encode())
                 for e in sim.events(window=window, n=PER_WINDOW, shift=shift)
@@ -103,13 +104,14 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
             status = [line for line in await status_lines(store) if line.startswith(sim.model_id + " ")]
         assert counted == produced  # every valid event exactly once
         assert len(status) == 20
-        assert [line.split()[1] for line in status if "DRIFT" in line] == ["amount"]
+        assert [line.split()[1] for line in status if "DRIFT" in line] == []  # the drift ended before the last window
 
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 1)]
         assert {a.feature for a in alerts} == {"amount"}
-        drifted_windows = {int((a.window.start.timestamp() - EPOCH.timestamp()) // 60) for a in alerts}
-        assert drifted_windows == set(range(DRIFT_AT, WINDOWS - 1))  # the last window is still open
-        assert all(a.state == "firing" and a.statistic >= a.threshold for a in alerts)
+        story = [(a.state, a.severity, int((a.window.start.timestamp() - EPOCH.timestamp()) // 60)) for a in alerts]
+        # fires on the first drifted window; resolves after 2 clean windows (resolve_after = 2)
+        assert story == [("firing", "critical", DRIFT_AT), ("resolved", "critical", DRIFT_END + 1)]
+        assert alerts[0].statistic >= alerts[0].threshold and alerts[1].statistic < 0.1
         assert len({a.alert_id for a in alerts}) == len(alerts)
 
         raw_letters = await read_topic(settings, settings.topics.deadletter, 1)

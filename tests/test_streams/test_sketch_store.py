@@ -50,7 +50,7 @@ async def test_windows_close_by_event_time_and_late_events_are_counted_apart(sto
     await store.apply(batch(model, 0, (1, 2), {1: {"x:0": 1, COUNT_FIELD: 1}, 2: {"x:0": 1, COUNT_FIELD: 1}}, ts=125.0))
     assert await store.closable_windows(model, window_seconds=60, lateness_seconds=0) == [0, 1]
     assert await store.closable_windows(model, window_seconds=60, lateness_seconds=10) == [0]
-    await store.mark_closed(model, 0)
+    await store.close_window(model, 0, 60.0, [], {})
     assert await store.closed_window_count(model) == 1
     late = batch(model, 0, (3, 3), {0: {"x:0": 5, COUNT_FIELD: 5}}, ts=20.0)
     assert await store.apply(late) is ApplyResult.APPLIED
