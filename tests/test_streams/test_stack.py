@@ -101,11 +101,14 @@ async def test_aiokafka_group_consumes_and_commits(stack_endpoints: Endpoints) -
     assert offsets[TopicPartition(topic, 0)].offset == 10
 
 
-def build_faust_app(bootstrap: str, topic: str, seen: list[bytes], want: int, done: asyncio.Event) -> faust.App:
+def build_faust_app(
+    bootstrap: str, topic: str, datadir: Path, seen: list[bytes], want: int, done: asyncio.Event
+) -> faust.App:
     """A faust app made here, inside the test: nothing global is created at import time."""
     app = faust.App(
         unique("driftline-stack-test"),
         broker=f"kafka://{bootstrap}",
+        datadir=str(datadir),  # faust would otherwise make <app id>-data in the working directory
         store="memory://",
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
@@ -124,14 +127,14 @@ def build_faust_app(bootstrap: str, topic: str, seen: list[bytes], want: int, do
     return app
 
 
-async def test_faust_worker_consumes_events(stack_endpoints: Endpoints) -> None:
+async def test_faust_worker_consumes_events(stack_endpoints: Endpoints, tmp_path: Path) -> None:
     topic = unique("faust")
     await create_topic(stack_endpoints.kafka_bootstrap, topic)
     sent = [f"e{i}".encode() for i in range(5)]
     await produce(stack_endpoints.kafka_bootstrap, topic, sent)
     seen: list[bytes] = []
     done = asyncio.Event()
-    app = build_faust_app(stack_endpoints.kafka_bootstrap, topic, seen, len(sent), done)
+    app = build_faust_app(stack_endpoints.kafka_bootstrap, topic, tmp_path / "faust", seen, len(sent), done)
     await app.start()  # the worker's services (consumer, agents) in this event loop, no Worker/argv
     try:
         async with asyncio.timeout(60):
