@@ -33,6 +33,13 @@ class RetrainPolicy:
     max_per_day: int = 2
     lookback_seconds: float = 7 * DAY
 
+    def __post_init__(self) -> None:
+        # Same bounds as config's RetrainPolicySpec, so a policy built in code cannot be laxer than a spec.
+        if self.min_critical_features < 1 or self.max_per_day < 1:
+            raise ValueError("min_critical_features and max_per_day must be >= 1")
+        if self.min_interval_seconds < 0 or self.lookback_seconds < 0:
+            raise ValueError("min_interval_seconds and lookback_seconds must be >= 0")
+
 
 @dataclass(frozen=True)
 class FiringAlert:

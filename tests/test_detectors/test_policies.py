@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from itertools import pairwise
 
@@ -128,3 +129,72 @@ def test_ids_are_deterministic_and_distinct() -> None:
                                                                                  alert_ids=("b", "a"))
     assert trigger_id(model_id="m", rule="r", alert_ids=["a"]) != trigger_id(model_id="m", rule="r",
                                                                             alert_ids=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "alerts",
+    [
+        [],  # nothing firing
+        [alert("p", PERFORMANCE_FEATURE, W), alert("q", PREDICTION_FEATURE, W)],  # only warnings
+    ],
+)
+def test_thin_evidence_never_triggers_and_leaves_the_rate_limit_alone(alerts: list[FiringAlert]) -> None:
+    state = RetrainState((1.0,))
+    new_state, decision = evaluate(RetrainPolicy(), state, alerts, now=10.0)
+    assert decision is None and new_state == state
+
+
+def test_decision_names_the_alerts_behind_the_rule_and_the_earliest_onset() -> None:
+    alerts = [alert("z", "x", since=300.0), alert("y", "y", since=200.0), alert("w", "x", W, since=50.0)]
+    _, decision = evaluate(RetrainPolicy(lookback_seconds=100), RetrainState(), alerts, now=1000.0)
+    assert decision is not None
+    assert decision.alert_ids == ("y", "z")  # sorted, and the warning is not evidence
+    assert (decision.window_start, decision.window_end) == (100.0, 1000.0)
+    assert trigger_id(model_id="m", rule=decision.rule, alert_ids=decision.alert_ids) == trigger_id(
+        model_id="m", rule=decision.rule, alert_ids=["z", "y"])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"min_critical_features": 0}, {"max_per_day": 0}, {"min_interval_seconds": -1}, {"lookback_seconds": -1}],
+)
+def test_retrain_policy_refuses_settings_a_spec_would_refuse(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=">= "):
+        RetrainPolicy(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [{"fire_after": 0}, {"resolve_after": 0}, {"cooldown_seconds": -1}])
+def test_alert_policy_refuses_nonsense(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=">= "):
+        AlertPolicy(**bad)  # type: ignore[arg-type]
+
+
+observations = st.tuples(st.sampled_from([C, W, None]), st.sampled_from([5, 500]))
+
+
+@given(st.lists(observations, max_size=40), st.integers(1, 3), st.integers(1, 3), st.sampled_from([0.0, 150.0]))
+def test_alert_policy_invariants(obs: list[tuple[str | None, int]], k: int, m: int, cooldown: float) -> None:
+    """Whatever the windows: states survive JSON, small windows change nothing, firings respect k and cooldown."""
+    policy = AlertPolicy(fire_after=k, resolve_after=m, cooldown_seconds=cooldown, min_samples=100)
+    state, last_resolve, counted = AlertState(), None, []
+    for i, (sev, n) in enumerate(obs):
+        now = 60.0 * i
+        new_state, t = step(policy, state, Observation(sev, n, 0.3), now=now)  # type: ignore[arg-type]
+        assert AlertState.from_dict(json.loads(json.dumps(new_state.to_dict()))) == new_state
+        if n < policy.min_samples:
+            assert (new_state, t) == (state, None)
+        else:
+            counted.append(sev)
+        if t is not None and t.state == "firing" and not state.firing:
+            assert len(counted) >= k and all(s is not None for s in counted[-k:])
+            assert last_resolve is None or now - last_resolve >= cooldown
+        if t is not None and t.state == "resolved":
+            assert len(counted) >= m and all(s is None for s in counted[-m:])
+            last_resolve = now
+        state = new_state
+
+
+@given(st.lists(st.floats(0, 1e9, allow_nan=False), max_size=5))
+def test_retrain_state_survives_json(times: list[float]) -> None:
+    state = RetrainState(tuple(times))
+    assert RetrainState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
