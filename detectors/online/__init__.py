@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from driftline.detectors.online.base import OnlineDetector, OnlineVerdict
-from driftline.detectors.online.detectors import (
-    ADWINDetector,
-    DDMDetector,
-    EDDMDetector,
-    HDDMADetector,
-    HDDMWDetector,
-    KSWINDetector,
-    PageHinkleyDetector,
-)
+from driftline.detectors.online.error_stream import DDMDetector, EDDMDetector, HDDMADetector, HDDMWDetector
+from driftline.detectors.online.errors import StateError
+from driftline.detectors.online.real_valued import ADWINDetector, KSWINDetector, PageHinkleyDetector
 from driftline.detectors.online.registry import DETECTORS, make_detector
-from driftline.detectors.online.state import StateError
 
 __all__ = [
     "DETECTORS",

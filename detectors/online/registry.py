@@ -5,15 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from driftline.detectors.online.base import OnlineDetector
-from driftline.detectors.online.detectors import (
-    ADWINDetector,
-    DDMDetector,
-    EDDMDetector,
-    HDDMADetector,
-    HDDMWDetector,
-    KSWINDetector,
-    PageHinkleyDetector,
-)
+from driftline.detectors.online.error_stream import DDMDetector, EDDMDetector, HDDMADetector, HDDMWDetector
+from driftline.detectors.online.real_valued import ADWINDetector, KSWINDetector, PageHinkleyDetector
 
 DETECTORS: dict[str, type[OnlineDetector]] = {
     cls.name: cls
