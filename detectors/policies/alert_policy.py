@@ -10,10 +10,14 @@ new transition. Time is passed in (``now``, epoch seconds): no clock inside.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from driftline.detectors.policies.codec import PolicyStateError, check_fields, dump, load
+
 Severity = Literal["warning", "critical"]
+SEVERITIES = ("warning", "critical")
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,15 @@ class Observation:
 class AlertState:
     """Everything the policy remembers between windows; plain data, so it checkpoints anywhere.
 
-    >>> AlertState.from_dict(AlertState(firing=True).to_dict()).firing
+    Examples
+    --------
+    >>> AlertState.from_dict(AlertState(firing=True, severity="critical").to_dict()).firing
     True
+    >>> AlertState.from_bytes(AlertState(severity="warning", firing=True).to_bytes()).severity
+    'warning'
     """
+
+    VERSION = 1
 
     firing: bool = False
     severity: Severity | None = None
@@ -63,17 +73,47 @@ class AlertState:
     resolved_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Primitives only (JSON-ready)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlertState:
-        return cls(**data)
+        """The state :meth:`to_dict` made; a :class:`PolicyStateError` for anything else."""
+        number = (int, float)
+        check_fields("alert_state", data, {
+            "firing": (bool,), "severity": (str, type(None)), "drifting_streak": (int,), "clean_streak": (int,),
+            "onset": (*number, type(None)), "resolved_at": (*number, type(None)),
+        })
+        state = cls(**data)
+        if state.severity not in (None, *SEVERITIES) or state.firing != (state.severity is not None):
+            raise PolicyStateError(f"alert_state: firing={state.firing} with severity={state.severity!r}")
+        if state.drifting_streak < 0 or state.clean_streak < 0:
+            raise PolicyStateError("alert_state: streaks must be >= 0")
+        for f in ("onset", "resolved_at"):
+            value = getattr(state, f)
+            if value is not None and not math.isfinite(value):
+                raise PolicyStateError(f"alert_state: {f} must be finite")
+        return state
+
+    def to_bytes(self) -> bytes:
+        """Versioned JSON bytes."""
+        return dump("alert_state", self.VERSION, self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> AlertState:
+        """The state :meth:`to_bytes` made; unknown versions are refused."""
+        return cls.from_dict(load("alert_state", cls.VERSION, raw))
 
 
 @dataclass(frozen=True)
 class Transition:
     """An alert firing or resolving, with when its drift began (``onset``).
 
+    An escalation (warning to critical while firing) is a new ``"firing"``
+    transition with ``escalated_from="warning"``.
+
+    Examples
+    --------
     >>> Transition("firing", "critical", at=60.0, onset=0.0, statistic=0.4).state
     'firing'
     """
@@ -83,6 +123,7 @@ class Transition:
     at: float
     onset: float
     statistic: float
+    escalated_from: Severity | None = None
 
 
 def step(policy: AlertPolicy, state: AlertState, obs: Observation, now: float) -> tuple[AlertState, Transition | None]:
@@ -107,7 +148,7 @@ def step(policy: AlertPolicy, state: AlertState, obs: Observation, now: float) -
     if state.firing:
         if state.severity == "warning" and obs.severity == "critical":
             state = replace(state, severity="critical")
-            return state, Transition("firing", "critical", now, _onset(state, now), obs.statistic)
+            return state, Transition("firing", "critical", now, _onset(state, now), obs.statistic, "warning")
         return state, None
     cooling = state.resolved_at is not None and now - state.resolved_at < policy.cooldown_seconds
     if state.drifting_streak < policy.fire_after or cooling:

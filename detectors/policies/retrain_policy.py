@@ -4,16 +4,23 @@ Retraining on drift is risky (fresh data may be bad, labels late, the cause
 not drift at all), so a trigger needs strong evidence: a critical performance
 alert, a critical prediction-drift alert, or critical drift on at least
 ``min_critical_features`` features. Warnings never trigger. Triggers are at
-least ``min_interval_seconds`` apart and at most ``max_per_day`` in any 24 h.
+least ``min_interval_seconds`` apart and at most ``max_per_day`` in any 24 h
+(a sliding day). Alerts count only once they have been firing for
+``min_firing_seconds``. A trigger needs new evidence: at least one alert that
+was not behind the previous trigger (the same rule over the same alerts would
+be the same trigger id, which consumers deduplicate).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE
+from driftline.detectors.ids import trigger_id as make_trigger_id
+from driftline.detectors.policies.codec import PolicyStateError, check_fields, dump, load
 
 DAY = 86_400.0
 
@@ -32,13 +39,14 @@ class RetrainPolicy:
     min_interval_seconds: float = 6 * 3600.0
     max_per_day: int = 2
     lookback_seconds: float = 7 * DAY
+    min_firing_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         # Same bounds as config's RetrainPolicySpec, so a policy built in code cannot be laxer than a spec.
         if self.min_critical_features < 1 or self.max_per_day < 1:
             raise ValueError("min_critical_features and max_per_day must be >= 1")
-        if self.min_interval_seconds < 0 or self.lookback_seconds < 0:
-            raise ValueError("min_interval_seconds and lookback_seconds must be >= 0")
+        if self.min_interval_seconds < 0 or self.lookback_seconds < 0 or self.min_firing_seconds < 0:
+            raise ValueError("min_interval_seconds, lookback_seconds and min_firing_seconds must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -58,20 +66,46 @@ class FiringAlert:
 
 @dataclass(frozen=True)
 class RetrainState:
-    """When the recent triggers fired (for the rate limits); plain data.
+    """When the recent triggers fired (rate limits) and the alerts behind the last one; plain data.
 
+    Bounded: at most ``max_per_day`` times are kept.
+
+    Examples
+    --------
     >>> RetrainState.from_dict(RetrainState((1.0,)).to_dict())
-    RetrainState(trigger_times=(1.0,))
+    RetrainState(trigger_times=(1.0,), last_alert_ids=())
+    >>> RetrainState.from_bytes(RetrainState((1.0,), ("a",)).to_bytes()).last_alert_ids
+    ('a',)
     """
 
+    VERSION = 1
+
     trigger_times: tuple[float, ...] = ()
+    last_alert_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Primitives only (JSON-ready; tuples become lists)."""
+        return {"trigger_times": list(self.trigger_times), "last_alert_ids": list(self.last_alert_ids)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RetrainState:
-        return cls(trigger_times=tuple(data["trigger_times"]))
+        """The state :meth:`to_dict` made (``last_alert_ids`` may be missing: older states)."""
+        check_fields("retrain_state", data, {"trigger_times": (list, tuple), "last_alert_ids": (list, tuple)})
+        times, ids = tuple(data.get("trigger_times", ())), tuple(data.get("last_alert_ids", ()))
+        if not all(isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in times):
+            raise PolicyStateError("retrain_state: trigger_times must be finite numbers")
+        if not all(isinstance(i, str) for i in ids):
+            raise PolicyStateError("retrain_state: last_alert_ids must be strings")
+        return cls(trigger_times=times, last_alert_ids=ids)
+
+    def to_bytes(self) -> bytes:
+        """Versioned JSON bytes."""
+        return dump("retrain_state", self.VERSION, self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> RetrainState:
+        """The state :meth:`to_bytes` made; unknown versions are refused."""
+        return cls.from_dict(load("retrain_state", cls.VERSION, raw))
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,10 @@ class TriggerDecision:
     window_end: float
     evidence: dict[str, float]
 
+    def trigger_id(self, model_id: str) -> str:
+        """The deterministic id of this trigger for ``model_id`` (:func:`driftline.detectors.ids.trigger_id`)."""
+        return make_trigger_id(model_id=model_id, rule=self.rule, alert_ids=self.alert_ids)
+
 
 def evaluate(
     policy: RetrainPolicy, state: RetrainState, firing: Sequence[FiringAlert], now: float
@@ -102,13 +140,15 @@ def evaluate(
     >>> evaluate(RetrainPolicy(), state, alerts, now=300.0)[1] is None  # too soon after the last one
     True
     """
-    chosen = _rule(policy, [a for a in firing if a.severity == "critical"])
+    settled = [a for a in firing if a.severity == "critical" and now - a.since >= policy.min_firing_seconds]
+    consumed = set(state.last_alert_ids)
+    chosen = next((r for r in _rules(policy, settled) if {a.alert_id for a in r[2]} - consumed), None)
     if chosen is None:
         return state, None
     recent = tuple(t for t in state.trigger_times if now - t < DAY)
     too_soon = bool(recent) and now - max(recent) < policy.min_interval_seconds
     if too_soon or len(recent) >= policy.max_per_day:
-        return RetrainState(recent), None
+        return RetrainState(recent, state.last_alert_ids), None
     rule, reason, behind = chosen
     decision = TriggerDecision(
         rule=rule,
@@ -118,18 +158,21 @@ def evaluate(
         window_end=now,
         evidence={a.feature: a.statistic for a in behind},
     )
-    return RetrainState((*recent, now)), decision
+    return RetrainState((*recent, now), decision.alert_ids), decision
 
 
-def _rule(policy: RetrainPolicy, critical: list[FiringAlert]) -> tuple[str, str, list[FiringAlert]] | None:
+def _rules(policy: RetrainPolicy, critical: list[FiringAlert]) -> list[tuple[str, str, list[FiringAlert]]]:
+    """Every rule that holds, strongest evidence first: (rule, reason, the alerts behind it)."""
+    held = []
     performance = [a for a in critical if a.feature == PERFORMANCE_FEATURE]
     if policy.on_performance and performance:
-        return "performance", "the model's error rate drifted (labels)", performance
+        held.append(("performance", "the model's error rate drifted (labels)", performance))
     prediction = [a for a in critical if a.feature == PREDICTION_FEATURE]
     if policy.on_prediction_drift and prediction:
-        return "prediction_drift", "the prediction distribution drifted", prediction
+        held.append(("prediction_drift", "the prediction distribution drifted", prediction))
     features = [a for a in critical if a.feature not in {PERFORMANCE_FEATURE, PREDICTION_FEATURE}]
-    if len({a.feature for a in features}) >= policy.min_critical_features:
+    n_features = len({a.feature for a in features})
+    if n_features >= policy.min_critical_features:
         rule = f"critical_features>={policy.min_critical_features}"
-        return rule, f"critical drift on {len({a.feature for a in features})} features", features
-    return None
+        held.append((rule, f"critical drift on {n_features} features", features))
+    return held

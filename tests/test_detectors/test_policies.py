@@ -107,14 +107,17 @@ def test_rules_can_be_switched_off() -> None:
 
 def test_minimum_interval_and_daily_cap() -> None:
     policy = RetrainPolicy(min_interval_seconds=3600, max_per_day=2, lookback_seconds=600)
-    alerts = [alert("a", "x", since=100.0), alert("b", "y", since=400.0)]
-    state, first = evaluate(policy, RetrainState(), alerts, now=1000.0)
+
+    def alerts(tag: str) -> list[FiringAlert]:  # new evidence each time, so only the rate limits can refuse
+        return [alert(f"a{tag}", "x", since=100.0), alert(f"b{tag}", "y", since=400.0)]
+
+    state, first = evaluate(policy, RetrainState(), alerts("1"), now=1000.0)
     assert first is not None and (first.window_start, first.window_end) == (100.0 - 600, 1000.0)
-    assert evaluate(policy, state, alerts, now=1000.0 + 1800)[1] is None  # within the interval
-    state, second = evaluate(policy, state, alerts, now=1000.0 + 3600)
+    assert evaluate(policy, state, alerts("2"), now=1000.0 + 1800)[1] is None  # within the interval
+    state, second = evaluate(policy, state, alerts("2"), now=1000.0 + 3600)
     assert second is not None
-    assert evaluate(policy, state, alerts, now=1000.0 + 7200)[1] is None  # third in 24 h
-    assert evaluate(policy, state, alerts, now=1000.0 + 86_400 + 1)[1] is not None  # the first has aged out
+    assert evaluate(policy, state, alerts("3"), now=1000.0 + 7200)[1] is None  # third in 24 h
+    assert evaluate(policy, state, alerts("3"), now=1000.0 + 86_400 + 1)[1] is not None  # the first aged out
 
 
 def test_ids_are_deterministic_and_distinct() -> None:
