@@ -26,15 +26,15 @@ from river.drift.binary import hddm_w
 from driftline.detectors.online.errors import StateError
 
 # Python classes river builds its detectors from, with the attributes that make their state.
-PY_CLASSES: dict[str, tuple[type, tuple[str, ...]]] = {
+PY_CLASSES: dict[str, tuple[Any, tuple[str, ...]]] = {
     "Mean": (stats.Mean, ("n", "_mean")),
     "Var": (stats.Var, ("ddof", "mean", "_S")),
     "EWMean": (stats.EWMean, ("fading_factor", "_ewmean")),
     "SampleInfo": (hddm_w.SampleInfo, ("_ewma", "_is_init", "_ibc", "_lambd_sq", "_c_lambd_sq")),
 }
 # Rust-backed classes: opaque, but their pickle protocol gives (args, bytes) without pickle itself.
-RUST_CLASSES: dict[str, type] = {
-    "AdaptiveWindowing": type(drift.ADWIN()._helper),
+RUST_CLASSES: dict[str, Any] = {  # Any: pyo3 classes have no stubs
+    "AdaptiveWindowing": type(drift.ADWIN()._helper),  # type: ignore[no-untyped-call]
     "RsEWMean": type(stats.EWMean()._ewmean),
 }
 MAX_RUST_BLOB = 1 << 20  # ADWIN's buckets are O(log n): a few KB even after 10^9 values
