@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 
-from driftline.config.settings import Settings
+from driftline.config.settings import Settings, cache_dir
 from driftline.streams.ingest import PredictionIngest
 from driftline.streams.kafka_client import ssl_context
 from driftline.streams.processor import PredictionProcessor, WindowOptions
@@ -23,11 +23,15 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, options: WindowOptions | None = None) -> faust.App:
     """A faust app whose ingest service feeds prediction batches to a :class:`PredictionProcessor`."""
+    # faust writes a data dir even with in-memory tables; keep it out of the working directory.
+    datadir = cache_dir() / "faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers],
         broker_credentials=_credentials(settings),
         store="memory://",
+        datadir=str(datadir),
         web_enabled=False,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
