@@ -2,7 +2,7 @@
 
 faust owns the lifecycle (start, signals, graceful stop) and the producer for
 alerts and dead letters; predictions are consumed in batches by
-:class:`~driftline.streams.ingest.PredictionIngest`, a service of the app.
+:class:`~driftline.streams.ingest.BatchIngest`, a service of the app.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from driftline.config.settings import Settings, cache_dir
-from driftline.streams.ingest import PredictionIngest
+from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import ssl_context
 from driftline.streams.processor import PredictionProcessor, WindowOptions
 from driftline.streams.sketch_store import SketchStore
@@ -48,7 +48,10 @@ def create_app(settings: Settings, options: WindowOptions | None = None) -> faus
         delivery = await outputs[topic].send(key=key, value=value)
         await delivery  # wait for the broker's ack (acks=all) before going on
 
-    ingest = PredictionIngest(settings, PredictionProcessor(settings, store, publish, options))
+    ingest = BatchIngest(
+        settings, settings.topics.predictions, PredictionProcessor(settings, store, publish, options),
+        group_suffix="predictions",
+    )
 
     @app.task
     async def start_ingest() -> None:

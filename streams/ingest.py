@@ -1,10 +1,10 @@
-"""The prediction hot path: a service inside the faust app that owns an aiokafka consumer.
+"""Batch ingest: a service inside the faust app that owns an aiokafka consumer for one topic.
 
 faust's agents hand each message over separately (its consumer awaits a new
 task per message), which capped the walking skeleton at ~1.8k events/s, and
 they ack a batch even when its body raised. Here records arrive in batches of
-up to ``max_records`` from ``getmany``, the whole batch goes to the
-:class:`~driftline.streams.processor.PredictionProcessor`, and the offsets are
+up to ``max_records`` from ``getmany``, the whole batch goes to a :class:`BatchProcessor` (predictions:
+:class:`~driftline.streams.processor.PredictionProcessor`), and the offsets are
 committed only after it returns (Redis applied, alerts and dead letters
 acknowledged by the broker). See docs/decisions/0006-batch-ingest.md.
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -22,7 +23,6 @@ from mode import Service
 from driftline.config.settings import Settings
 from driftline.streams.batch import Record
 from driftline.streams.kafka_client import client_options
-from driftline.streams.processor import PredictionProcessor
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,31 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in assigned))
 
 
-class PredictionIngest(Service):  # type: ignore[misc]
-    """Consume predictions in batches; process; commit. One batch at a time keeps offsets exact."""
+class BatchProcessor(Protocol):
+    async def process(self, records: Sequence[Record]) -> None:
+        """Apply a batch durably; return only when done (retrying inside), never raise on input."""
+
+
+class BatchIngest(Service):  # type: ignore[misc]
+    """Consume one topic in batches; process; commit. One batch at a time keeps offsets exact.
+
+    The consumer group is ``<app_id>.<topic_role>`` (for example ``driftline.predictions``).
+    """
 
     def __init__(
-        self, settings: Settings, processor: PredictionProcessor, *, max_records: int = 5000, **kwargs: Any
+        self,
+        settings: Settings,
+        topic: str,
+        processor: BatchProcessor,
+        *,
+        group_suffix: str,
+        max_records: int = 5000,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._settings = settings
+        self._topic = topic
+        self._group_id = f"{settings.app_id}.{group_suffix}"
         self._processor = processor
         self._max_records = max_records
         self._lock = asyncio.Lock()
@@ -58,7 +75,7 @@ class PredictionIngest(Service):  # type: ignore[misc]
     async def on_start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             **client_options(self._settings),
-            group_id=f"{self._settings.app_id}.predictions",
+            group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
@@ -66,7 +83,7 @@ class PredictionIngest(Service):  # type: ignore[misc]
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
         )
-        self._consumer.subscribe([self._settings.topics.predictions], listener=_CommitOnRevoke(self._lock))
+        self._consumer.subscribe([self._topic], listener=_CommitOnRevoke(self._lock))
         await self._consumer.start()
 
     async def on_stop(self) -> None:
