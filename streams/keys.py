@@ -56,6 +56,23 @@ def latest(model_id: str) -> str:
     return f"{_tag(model_id)}:latest"
 
 
+PREDICTION_BUCKET_SECONDS = 86_400
+
+
+def prediction_bucket(ts_seconds: float) -> int:
+    """The UTC day (of event time) whose predictions hash holds a prediction made at ``ts_seconds``."""
+    return int(ts_seconds // PREDICTION_BUCKET_SECONDS)
+
+
+def predictions(model_id: str, bucket: int) -> str:
+    """Hash: prediction_id -> the ``prediction`` field as JSON, for joining late labels.
+
+    One hash per UTC day of event time (:func:`prediction_bucket`), expiring after the
+    model's label TTL plus a day: a label looks in the days from its TTL to its own time.
+    """
+    return f"{_tag(model_id)}:pred:{bucket}"
+
+
 REFERENCE_PATTERN = f"{PREFIX}:{{*}}:ref"
 
 
