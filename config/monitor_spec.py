@@ -144,6 +144,11 @@ class ModelSpec(_Spec):
     segments: tuple[str, ...] = Field((), description="Segment keys monitored separately.")
     alert_policy: AlertPolicySpec = Field(default_factory=AlertPolicySpec)
     retrain_policy: RetrainPolicySpec = Field(default_factory=RetrainPolicySpec)
+    join_labels: bool = Field(
+        False,
+        description="Keep each prediction (id -> prediction) for label_ttl_seconds so late LabelEvents can be "
+        "joined to it: concept drift and performance. Costs Redis memory per prediction, hence opt-in.",
+    )
     label_ttl_seconds: float = Field(7 * 24 * 3600, gt=0, description="How long predictions wait for their label.")
 
     @model_validator(mode="after")
@@ -151,6 +156,8 @@ class ModelSpec(_Spec):
         for spec in self.online:
             if spec.feature is not None and spec.feature not in self.features:
                 raise ValueError(f"online detector on unknown feature {spec.feature!r}")
+            if spec.stream == "error" and not self.join_labels:
+                raise ValueError(f"{spec.detector} watches errors from joined labels: set join_labels = true")
         return self
 
 

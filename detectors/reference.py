@@ -1,22 +1,29 @@
-"""A model's reference profile: per numeric feature, the bin edges and counts of the
-training (or warm-up) data, against which every window is compared.
+"""A model's reference profile, against which every window is compared: per numeric
+feature the bin edges and counts of the training (or warm-up) data, per categorical
+feature its most frequent categories and counts (the rest pooled as ``__other__``).
+The prediction itself is the feature ``__prediction__`` (prior drift).
 
-Pure data with a versioned JSON encoding; the stream layer stores it in Redis and
-on the compacted references topic.
+Both kinds are *binned*: a value maps to a bin index, so a window is one hash of
+``feature:bin -> count`` in Redis whatever the kind. Pure data with a versioned
+JSON encoding; the stream layer stores it in Redis and on the compacted
+references topic.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from driftline.detectors.sketches.histogram import NumericHistogram
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+OTHER = "__other__"
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class FeatureReference:
 
     edges: tuple[float, ...]
     counts: tuple[int, ...]
+    kind: Literal["numeric"] = "numeric"
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.edges) + 1:
@@ -48,10 +56,86 @@ class FeatureReference:
         """Counts of finite ``values`` on these bins (vectorised; NaN is left out)."""
         return self.histogram().bin_counts_for(values)
 
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "edges": list(self.edges), "counts": list(self.counts)}
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    """The reference's most frequent categories and their counts; the last count is ``__other__``
+    (every category outside the list, in the reference and in later windows alike).
+
+    >>> c = CategoricalReference.build(["web", "web", "app", "pos"], max_categories=2)
+    >>> c.categories, c.counts, c.n_bins
+    (('web', 'app'), (2, 1, 1), 3)
+    >>> c.bin_indices(["app", "atm", None]).tolist()
+    [1, 2, -1]
+    """
+
+    categories: tuple[str, ...]
+    counts: tuple[int, ...]
+    kind: Literal["categorical"] = "categorical"
+
+    def __post_init__(self) -> None:
+        if len(self.counts) != len(self.categories) + 1:
+            raise ValueError(f"{len(self.categories)} categories need {len(self.categories) + 1} counts "
+                             f"(the last is {OTHER}), got {len(self.counts)}")
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError("categories must be distinct")
+
+    @classmethod
+    def build(cls, values: Iterable[object], *, max_categories: int = 50) -> CategoricalReference:
+        """The ``max_categories`` most frequent values (as strings; ties by name), the rest pooled."""
+        counter = Counter(category_name(v) for v in values if v is not None)
+        top = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:max_categories]
+        categories = tuple(name for name, _ in top)
+        other = sum(counter.values()) - sum(n for _, n in top)
+        return cls(categories=categories, counts=(*(n for _, n in top), other))
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.counts)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Bin names in order: the categories, then ``__other__``."""
+        return (*self.categories, OTHER)
+
+    def bin_indices(self, values: Sequence[object]) -> np.ndarray:
+        """Each value's bin: its category's index, ``__other__``'s for unseen ones, -1 for missing."""
+        index = {name: i for i, name in enumerate(self.categories)}
+        other = len(self.categories)
+        return np.fromiter(
+            (-1 if v is None else index.get(v if type(v) is str else category_name(v), other) for v in values),
+            dtype=np.int64, count=len(values),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "categories": list(self.categories), "counts": list(self.counts)}
+
+
+AnyFeatureReference = FeatureReference | CategoricalReference
+
+
+def category_name(value: object) -> str:
+    """A value as a category: strings as they are, whole numbers without a fraction (``1.0`` is ``"1"``),
+    so classes logged as 1, 1.0 or "1" are one category.
+
+    >>> category_name("web"), category_name(1), category_name(1.0), category_name(0.5), category_name(True)
+    ('web', '1', '1', '0.5', 'true')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
 
 @dataclass(frozen=True)
 class ModelReference:
-    """Reference profiles of one model's numeric features, at one version.
+    """Reference profiles of one model's features (numeric and categorical), at one version.
 
     >>> rng = np.random.default_rng(0)
     >>> ref = ModelReference.build("fraud", "v1", {"amount": rng.normal(size=1000)}, n_bins=4)
@@ -63,19 +147,34 @@ class ModelReference:
 
     model_id: str
     version: str
-    features: Mapping[str, FeatureReference]
+    features: Mapping[str, AnyFeatureReference]
 
     @classmethod
     def build(
-        cls, model_id: str, version: str, samples: Mapping[str, ArrayLike], *, n_bins: int = 10
+        cls,
+        model_id: str,
+        version: str,
+        samples: Mapping[str, ArrayLike],
+        *,
+        n_bins: int = 10,
+        categorical: Mapping[str, Iterable[object]] | None = None,
+        max_categories: int = 50,
     ) -> ModelReference:
-        """Quantile bins of each feature's reference sample (deduplicated edges)."""
-        features = {}
+        """Quantile bins of each numeric sample (deduplicated edges); top categories of each categorical one.
+
+        >>> ref = ModelReference.build("m", "v1", {"x": np.arange(100.0)}, n_bins=2,
+        ...                            categorical={"channel": ["web", "app", "web"]})
+        >>> ref.features["channel"].categories
+        ('web', 'app')
+        """
+        features: dict[str, AnyFeatureReference] = {}
         for name, values in samples.items():
             hist = NumericHistogram.from_reference(values, n_bins=n_bins)
             features[name] = FeatureReference(
                 edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts)
             )
+        for name, cat_values in (categorical or {}).items():
+            features[name] = CategoricalReference.build(cat_values, max_categories=max_categories)
         return cls(model_id=model_id, version=version, features=features)
 
     def to_json(self) -> bytes:
@@ -84,17 +183,21 @@ class ModelReference:
                 "format": FORMAT_VERSION,
                 "model_id": self.model_id,
                 "version": self.version,
-                "features": {n: {"edges": f.edges, "counts": f.counts} for n, f in self.features.items()},
+                "features": {n: f.to_dict() for n, f in self.features.items()},
             }
         ).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> ModelReference:
+        """Format 2, or format 1 (numeric features only, before categorical references)."""
         data = json.loads(raw)
-        if data.get("format") != FORMAT_VERSION:
+        if data.get("format") not in (1, FORMAT_VERSION):
             raise ValueError(f"unknown reference format {data.get('format')!r}; expected {FORMAT_VERSION}")
-        features = {
-            name: FeatureReference(edges=tuple(f["edges"]), counts=tuple(f["counts"]))
-            for name, f in data["features"].items()
-        }
+        features = {name: _feature_from_dict(f) for name, f in data["features"].items()}
         return cls(model_id=data["model_id"], version=data["version"], features=features)
+
+
+def _feature_from_dict(data: Mapping[str, object]) -> AnyFeatureReference:
+    if data.get("kind", "numeric") == "categorical":
+        return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]))  # type: ignore[arg-type]
+    return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]))  # type: ignore[arg-type]

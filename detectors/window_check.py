@@ -1,9 +1,17 @@
-"""Compare one closed window's histograms with the model's reference, feature by feature.
+"""Compare one closed window's binned counts with the model's reference, feature by feature,
+and turn the verdicts into alerts through the alert policy.
 
-PSI on the reference's bins, banded (0.1 warning, 0.25 critical), through the
-alert policy (hysteresis, cooldown, dedup): firing and resolved alerts. The
-configurable window tests and multiple-testing control of the monitor issue
-are not wired in yet.
+Per feature the spec lists window tests of two roles:
+
+- **effect sizes** (``psi``, ``jensen_shannon``, ``hellinger``, ``wasserstein``): how far the
+  window moved; the most severe of them is the feature's statistic;
+- **p-value gates** (``chi_square``, ``ks``): whether the move is more than sampling noise;
+  the first one listed gates the feature, corrected across the model's features for
+  multiple testing (Benjamini-Hochberg by default) by :func:`~driftline.detectors.decision.decide`.
+
+A feature drifts when its effect reaches the threshold, its gate passes and the
+window holds ``min_samples`` values. KS and Wasserstein run on the reference's
+bins (:mod:`driftline.detectors.stats.binned`): a window is kept as counts, not values.
 """
 
 from __future__ import annotations
@@ -15,8 +23,11 @@ from datetime import datetime
 
 import numpy as np
 
-from driftline.config.events import DriftAlert, HistogramEvidence, TimeWindow
+from driftline.config.events import CategoricalEvidence, DriftAlert, HistogramEvidence, TimeWindow
+from driftline.config.monitor_spec import Feature, ModelSpec, Thresholds
+from driftline.detectors.decision import DecisionRule, FeatureEvidence, decide
 from driftline.detectors.ids import alert_id
+from driftline.detectors.monitoring import monitored_features
 from driftline.detectors.policies.alert_policy import (
     AlertPolicy,
     AlertState,
@@ -25,59 +36,140 @@ from driftline.detectors.policies.alert_policy import (
     Transition,
     step,
 )
-from driftline.detectors.reference import FeatureReference, ModelReference
-from driftline.detectors.stats.psi import PSI_CRITICAL, PSI_WARNING, psi
+from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
+from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.stats.verdict import WindowVerdict
+from driftline.detectors.stats.window_tests import chi_square_test, hellinger_test, js_test, psi_test
 
-DETECTOR = "psi"
+EFFECT_TESTS = ("psi", "jensen_shannon", "hellinger", "wasserstein")
+GATE_TESTS = ("chi_square", "ks")
+
+
+@dataclass(frozen=True)
+class _Counts:
+    counts: np.ndarray
 
 
 @dataclass(frozen=True)
 class FeatureWindow:
-    """A feature's PSI in one window, with both distributions as proportions.
+    """A feature's window: the deciding effect verdict (drift and warning already gated), the gate,
+    and both distributions as proportions on the reference's bins.
 
-    >>> FeatureWindow('amount', 0.3, 100, 50, (0.5, 0.5), (0.2, 0.8)).psi
-    0.3
+    >>> v = WindowVerdict('psi', 0.3, 0.25, 100, 50, drift=True, warning=True)
+    >>> FeatureWindow('amount', v, None, (0.5, 0.5), (0.2, 0.8)).severity
+    'critical'
     """
 
     feature: str
-    psi: float
-    n_reference: int
-    n_current: int
+    verdict: WindowVerdict
+    gate: WindowVerdict | None
     reference: tuple[float, ...]
     current: tuple[float, ...]
 
+    @property
+    def n_current(self) -> int:
+        return self.verdict.n_current
 
-def compare_window(reference: ModelReference, counts: Mapping[str, Mapping[str, int]]) -> list[FeatureWindow]:
-    """Every reference feature with at least one value in the window, compared with the reference."""
-    results = (compare_feature(name, feature, counts.get(name, {})) for name, feature in reference.features.items())
-    return [r for r in results if r.n_current > 0]
+    @property
+    def n_reference(self) -> int:
+        return self.verdict.n_reference
+
+    @property
+    def severity(self) -> Severity | None:
+        if self.verdict.drift:
+            return "critical"
+        return "warning" if self.verdict.warning else None
+
+    @property
+    def p_value(self) -> float | None:
+        return self.gate.p_value if self.gate is not None else self.verdict.p_value
+
+    def threshold_for(self, severity: Severity | None) -> float:
+        """The threshold the statistic was held against at this severity."""
+        if severity == "warning" and self.verdict.warning_threshold is not None:
+            return self.verdict.warning_threshold
+        return self.verdict.threshold
 
 
-def compare_feature(name: str, reference: FeatureReference, bin_counts: Mapping[str, int]) -> FeatureWindow:
-    """PSI of a window's ``{bin index: count}`` (``"null"`` is ignored) against the reference.
+def bin_vector(reference: AnyFeatureReference, bin_counts: Mapping[str, int]) -> np.ndarray:
+    """A window's ``{bin index: count}`` as a vector on the reference's bins (``"null"`` left out).
 
-    A window without a value of the feature has no PSI (NaN) rather than an error.
+    >>> from driftline.detectors.reference import FeatureReference
+    >>> bin_vector(FeatureReference((0.0,), (5, 5)), {"1": 3, "null": 2}).tolist()
+    [0.0, 3.0]
     """
-    ref = np.asarray(reference.counts, dtype=np.float64)
-    cur = np.zeros(reference.n_bins, dtype=np.float64)
+    vector = np.zeros(reference.n_bins, dtype=np.float64)
     for bin_name, count in bin_counts.items():
         if bin_name.isdigit() and int(bin_name) < reference.n_bins:
-            cur[int(bin_name)] = count
-    return FeatureWindow(
-        feature=name,
-        psi=float(psi(ref, cur)) if cur.sum() > 0 else float("nan"),
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-        reference=tuple(float(x) for x in ref / max(ref.sum(), 1.0)),
-        current=tuple(float(x) for x in cur / max(cur.sum(), 1.0)),
-    )
+            vector[int(bin_name)] = count
+    return vector
 
 
-def severity_of(psi_value: float) -> Severity | None:
-    """The PSI band: critical at 0.25, warning at 0.1, clean below (and without data)."""
-    if not psi_value >= PSI_WARNING:  # NaN (no data) is clean too
-        return None
-    return "critical" if psi_value >= PSI_CRITICAL else "warning"
+def compare_window(
+    reference: ModelReference, spec: ModelSpec, counts: Mapping[str, Mapping[str, int]]
+) -> list[FeatureWindow]:
+    """Every monitored feature with at least one value in the window, tested and decided.
+
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(1000.0)}, n_bins=4)
+    >>> spec = ModelSpec.model_validate({"features": {"x": {"kind": "numeric"}}})
+    >>> [(w.feature, w.verdict.test, w.severity) for w in compare_window(ref, spec, {"x": {"3": 500}})]
+    [('x', 'psi', 'critical')]
+    """
+    evidence: list[FeatureEvidence] = []
+    shapes: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    for name, feature_spec in monitored_features(spec, reference).items():
+        feature_ref = reference.features[name]
+        ref = np.asarray(feature_ref.counts, dtype=np.float64)
+        cur = bin_vector(feature_ref, counts.get(name, {}))
+        if cur.sum() <= 0 or ref.sum() <= 0:
+            continue
+        effect, gate = _run_tests(feature_ref, feature_spec, spec.thresholds, ref, cur)
+        evidence.append(FeatureEvidence(name, effect, gate))
+        shapes[name] = (_proportions(ref), _proportions(cur))
+    thresholds = spec.thresholds
+    decided = decide(evidence, DecisionRule(thresholds.p_value, thresholds.correction, thresholds.min_samples))
+    return [FeatureWindow(e.feature, decided[e.feature], e.gate, *shapes[e.feature]) for e in evidence]
+
+
+def _run_tests(
+    reference: AnyFeatureReference, feature: Feature, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
+) -> tuple[WindowVerdict, WindowVerdict | None]:
+    verdicts: dict[str, WindowVerdict] = {}
+    for test in feature.tests:
+        verdict = _run_test(test, reference, thresholds, ref, cur)
+        if verdict is not None:
+            verdicts[test] = verdict
+    effects = [verdicts[t] for t in feature.tests if t in EFFECT_TESTS and t in verdicts]
+    gate = next((verdicts[t] for t in feature.tests if t in GATE_TESTS and t in verdicts), None)
+    if not effects:  # only p-value tests listed: the gate decides alone
+        return (gate if gate is not None else psi_test(_Counts(ref), _Counts(cur))), None
+    worst = max(effects, key=lambda v: (v.drift, v.warning))  # stable: the first listed wins ties
+    return worst, gate
+
+
+def _run_test(
+    test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
+) -> WindowVerdict | None:
+    r, c = _Counts(ref), _Counts(cur)
+    if test == "psi":
+        return psi_test(r, c, warning=thresholds.psi_warning, critical=thresholds.psi_critical)
+    if test == "jensen_shannon":
+        return js_test(r, c, threshold=thresholds.jensen_shannon)
+    if test == "hellinger":
+        return hellinger_test(r, c, threshold=thresholds.hellinger)
+    if test == "chi_square":
+        return chi_square_test(r, c, alpha=thresholds.p_value)
+    if isinstance(reference, CategoricalReference):
+        return None  # ks and wasserstein need an order: numeric features only (the spec enforces it)
+    if test == "ks":
+        return binned_ks_test(ref, cur, alpha=thresholds.p_value)
+    if test == "wasserstein":
+        return binned_wasserstein_test(reference.edges, ref, cur, threshold=thresholds.wasserstein)
+    raise ValueError(f"unknown window test {test!r}")
+
+
+def _proportions(counts: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(x) for x in counts / max(float(counts.sum()), 1.0))
 
 
 def window_alerts(
@@ -92,19 +184,19 @@ def window_alerts(
     """Run each feature's window through the alert policy: the new states, and the alerts
     (firing or resolved) to publish. Deterministic: a replay of the window gives the same ids.
 
-    >>> import numpy as np
     >>> from datetime import UTC
     >>> ref = ModelReference.build("m", "v1", {"x": np.arange(1000.0)}, n_bins=4)
-    >>> shifted = compare_window(ref, {"x": {"3": 500}})
+    >>> spec = ModelSpec.model_validate({"features": {"x": {"kind": "numeric"}}})
+    >>> shifted = compare_window(ref, spec, {"x": {"3": 500}})
     >>> t0, t1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
     >>> states, alerts = window_alerts(ref, shifted, {}, AlertPolicy(), start=t0, end=t1)
-    >>> [(a.feature, a.state, a.severity) for a in alerts], states["x"].firing
-    ([('x', 'firing', 'critical')], True)
+    >>> [(a.feature, a.state, a.severity, a.detector) for a in alerts], states["x"].firing
+    ([('x', 'firing', 'critical', 'psi')], True)
     """
     new_states = dict(states)
     alerts = []
     for result in results:
-        observation = Observation(severity_of(result.psi), result.n_current, result.psi)
+        observation = Observation(result.severity, result.n_current, result.verdict.statistic)
         state, transition = step(policy, states.get(result.feature, AlertState()), observation, end.timestamp())
         new_states[result.feature] = state
         if transition is not None:
@@ -116,12 +208,21 @@ def _alert(
     reference: ModelReference, result: FeatureWindow, transition: Transition, start: datetime, end: datetime
 ) -> DriftAlert:
     feature = reference.features[result.feature]
-    threshold = PSI_CRITICAL if transition.severity == "critical" else PSI_WARNING
+    verdict = result.verdict
+    evidence: HistogramEvidence | CategoricalEvidence
+    if isinstance(feature, CategoricalReference):
+        evidence = CategoricalEvidence(
+            categories=list(feature.labels), reference=list(result.reference), current=list(result.current)
+        )
+    else:
+        evidence = HistogramEvidence(
+            edges=list(feature.edges), reference=list(result.reference), current=list(result.current)
+        )
     return DriftAlert(
         alert_id=alert_id(
             model_id=reference.model_id,
             feature=result.feature,
-            detector=DETECTOR,
+            detector=verdict.test,
             window_start=start,
             window_end=end,
             state=f"{transition.state}:{transition.severity}",
@@ -129,16 +230,15 @@ def _alert(
         ),
         model_id=reference.model_id,
         feature=result.feature,
-        detector=DETECTOR,
-        statistic=result.psi if math.isfinite(result.psi) else 0.0,
-        threshold=threshold,
+        detector=verdict.test,
+        statistic=verdict.statistic if math.isfinite(verdict.statistic) else 0.0,
+        threshold=result.threshold_for(transition.severity),
+        p_value=result.p_value,
         severity=transition.severity,
         state=transition.state,
         window=TimeWindow(start=start, end=end),
         reference_version=reference.version,
         n_reference=result.n_reference,
         n_current=result.n_current,
-        evidence=HistogramEvidence(
-            edges=list(feature.edges), reference=list(result.reference), current=list(result.current)
-        ),
+        evidence=evidence,
     )

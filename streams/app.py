@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings, cache_dir
 from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import ssl_context
@@ -21,7 +22,9 @@ from driftline.streams.sketch_store import SketchStore
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, options: WindowOptions | None = None) -> faust.App:
+def create_app(
+    settings: Settings, options: WindowOptions | None = None, *, specs: dict[str, ModelSpec] | None = None
+) -> faust.App:
     """A faust app whose ingest service feeds prediction batches to a :class:`PredictionProcessor`."""
     # faust writes a data dir even with in-memory tables; keep it out of the working directory.
     datadir = cache_dir() / "faust" / settings.app_id
@@ -49,7 +52,7 @@ def create_app(settings: Settings, options: WindowOptions | None = None) -> faus
         await delivery  # wait for the broker's ack (acks=all) before going on
 
     ingest = BatchIngest(
-        settings, settings.topics.predictions, PredictionProcessor(settings, store, publish, options),
+        settings, settings.topics.predictions, PredictionProcessor(settings, store, publish, options, specs=specs),
         group_suffix="predictions",
     )
 

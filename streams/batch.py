@@ -2,8 +2,11 @@
 
 Pure logic (no Kafka, no Redis), so it is unit-tested directly. Invalid records
 become dead letters; valid ones are grouped by model and Kafka partition, and
-their feature values are binned per event-time window on the reference's
-edges: one numpy pass per (model, partition, feature), not one per event.
+their feature values (and the prediction, as ``__prediction__``) are binned per
+event-time window on the reference's bins: numeric values on its edges,
+categorical ones on its categories. One numpy pass per (model, partition,
+feature), not one per event. For models that join labels, the predictions are
+kept too, per UTC day, for the label join.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from driftline.config.events import DeadLetter, PredictionEvent
-from driftline.detectors.reference import FeatureReference, ModelReference
+from driftline.config.events import PREDICTION_FEATURE, DeadLetter, PredictionEvent
+from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
+from driftline.streams import keys
 from driftline.streams.codec import InvalidEvent, dead_letter, decode
 from driftline.streams.prediction_fields import fast_prediction_fields
 
@@ -43,6 +47,9 @@ class ModelBatch:
     max_offset: int
     max_event_time: float
     windows: dict[int, dict[str, int]] = field(default_factory=dict)
+    predictions: dict[int, dict[str, bytes]] = field(default_factory=dict)
+    """Per UTC day (:func:`driftline.streams.keys.prediction_bucket`): prediction_id -> prediction JSON."""
+    keep_predictions_seconds: int = 0
 
     @property
     def n_events(self) -> int:
@@ -57,13 +64,29 @@ class DecodedBatch:
     model_ids: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
+    prediction_ids: list[str] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
-    def add(self, rec: Record, model_id: str, ts: float, features: dict[str, Any]) -> None:
+    def add(
+        self, rec: Record, model_id: str, ts: float, features: dict[str, Any], prediction_id: str, prediction: Any
+    ) -> None:
         self.records.append(rec)
         self.model_ids.append(model_id)
         self.times.append(ts)
         self.features.append(features)
+        self.prediction_ids.append(prediction_id)
+        self.predictions.append(prediction)
+
+
+@dataclass(frozen=True)
+class ModelIngest:
+    """How one model's events are binned: its reference, its window length, and how long its
+    predictions are kept for the label join (0: not kept)."""
+
+    reference: ModelReference
+    window_seconds: int
+    keep_predictions_seconds: int = 0
 
 
 @dataclass
@@ -99,7 +122,7 @@ def decode_batch(records: Iterable[Record], *, topic: str, max_bytes: int) -> De
         except InvalidEvent as exc:
             batch.dead_letters.append(_dead(rec, topic, exc.reason))
             continue
-        batch.add(rec, event.model_id, event.ts.timestamp(), event.features)
+        batch.add(rec, event.model_id, event.ts.timestamp(), event.features, event.prediction_id, event.prediction)
     return batch
 
 
@@ -107,8 +130,7 @@ def plan_batch(
     decoded: DecodedBatch,
     *,
     topic: str,
-    references: Mapping[str, ModelReference],
-    window_seconds: int,
+    models: Mapping[str, ModelIngest],
     applied: Mapping[tuple[str, int], int] | None = None,
 ) -> BatchPlan:
     """Group valid events by (model, partition) and bin them on the reference's edges.
@@ -121,12 +143,12 @@ def plan_batch(
     dead = list(decoded.dead_letters)
     groups: dict[tuple[str, int], list[int]] = {}
     for i, (rec, model_id) in enumerate(zip(decoded.records, decoded.model_ids, strict=True)):
-        if model_id not in references:
+        if model_id not in models:
             dead.append(_dead(rec, topic, f"unknown model {model_id!r}: no reference has been set for it"))
         elif rec.offset > applied.get((model_id, rec.partition), -1):
             groups.setdefault((model_id, rec.partition), []).append(i)
     batches = [
-        _bin_group(decoded, model_id, partition, rows, references[model_id], window_seconds)
+        _bin_group(decoded, model_id, partition, rows, models[model_id])
         for (model_id, partition), rows in groups.items()
     ]
     return BatchPlan(model_batches=batches, dead_letters=dead)
@@ -136,46 +158,65 @@ def _dead(rec: Record, topic: str, reason: str) -> DeadLetter:
     return dead_letter(rec.value, reason=reason, topic=topic, partition=rec.partition, offset=rec.offset, key=rec.key)
 
 
-def _bin_group(
-    decoded: DecodedBatch,
-    model_id: str,
-    partition: int,
-    rows: list[int],
-    reference: ModelReference,
-    window_seconds: int,
-) -> ModelBatch:
+def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int], model: ModelIngest) -> ModelBatch:
     offsets = np.fromiter((decoded.records[i].offset for i in rows), dtype=np.int64, count=len(rows))
     times = np.fromiter((decoded.times[i] for i in rows), dtype=np.float64, count=len(rows))
-    window_ids, local = np.unique(np.floor_divide(times, window_seconds).astype(np.int64), return_inverse=True)
+    window_ids, local = np.unique(np.floor_divide(times, model.window_seconds).astype(np.int64), return_inverse=True)
     batch = ModelBatch(model_id, partition, int(offsets.min()), int(offsets.max()), float(times.max()))
     per_window = [batch.windows.setdefault(int(w), {}) for w in window_ids]
     for w, n in enumerate(np.bincount(local, minlength=window_ids.size)):
         per_window[w][COUNT_FIELD] = int(n)
     maps = [decoded.features[i] for i in rows]
-    for name, feature in reference.features.items():
-        _add_feature_counts(per_window, name, feature, _column(maps, name), local)
+    for name, feature in model.reference.features.items():
+        if name == PREDICTION_FEATURE:
+            values = [_prediction_value(decoded.predictions[i], feature) for i in rows]
+        else:
+            values = [m.get(name) for m in maps]
+        _add_feature_counts(per_window, name, _bin_indices(feature, values), feature.n_bins, local)
+    if model.keep_predictions_seconds > 0:
+        batch.keep_predictions_seconds = model.keep_predictions_seconds
+        for i in rows:
+            day = batch.predictions.setdefault(keys.prediction_bucket(decoded.times[i]), {})
+            day[decoded.prediction_ids[i]] = orjson.dumps(decoded.predictions[i])
     return batch
 
 
+def _bin_indices(feature: AnyFeatureReference, values: list[Any]) -> np.ndarray:
+    """Each value's bin on the reference; -1 for a missing (or, numeric, non-numeric) value."""
+    if isinstance(feature, CategoricalReference):
+        return feature.bin_indices(values)
+    column = _column(values)
+    bins = np.searchsorted(np.asarray(feature.edges), column, side="right")
+    bins[~np.isfinite(column)] = -1
+    return bins
+
+
 def _add_feature_counts(
-    per_window: list[dict[str, int]], name: str, feature: FeatureReference, values: np.ndarray, local: np.ndarray
+    per_window: list[dict[str, int]], name: str, bins: np.ndarray, n_bins: int, local: np.ndarray
 ) -> None:
-    finite = np.isfinite(values)
-    bins = np.searchsorted(np.asarray(feature.edges), values[finite], side="right")
+    present = bins >= 0
     # One bincount over (window, bin) pairs for all windows of the batch at once.
-    cells = np.bincount(local[finite] * feature.n_bins + bins, minlength=len(per_window) * feature.n_bins)
-    nulls = np.bincount(local[~finite], minlength=len(per_window))
+    cells = np.bincount(local[present] * n_bins + bins[present], minlength=len(per_window) * n_bins)
+    nulls = np.bincount(local[~present], minlength=len(per_window))
     for w, counts in enumerate(per_window):
-        row = cells[w * feature.n_bins : (w + 1) * feature.n_bins]
+        row = cells[w * n_bins : (w + 1) * n_bins]
         for b in np.flatnonzero(row):
             counts[f"{name}:{b}"] = int(row[b])
         if nulls[w]:
             counts[f"{name}:null"] = int(nulls[w])
 
 
-def _column(maps: list[dict[str, Any]], name: str) -> np.ndarray:
-    """One feature over the rows as float64; missing, null and non-numeric values become NaN."""
-    values = [m.get(name) for m in maps]
+def _prediction_value(prediction: Any, feature: AnyFeatureReference) -> Any:
+    """The prediction as the reference profiles it: a score, or a class (a probability map's argmax)."""
+    if isinstance(prediction, dict):
+        if prediction and isinstance(feature, CategoricalReference):
+            return max(prediction.items(), key=lambda kv: kv[1])[0]
+        return None
+    return prediction
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """Values as float64; missing, null and non-numeric values become NaN."""
     try:
         column = np.array(values, dtype=np.float64)  # None becomes NaN here
     except (TypeError, ValueError):  # a string among the numbers: convert one by one

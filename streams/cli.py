@@ -37,6 +37,10 @@ def _build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--fire-after", type=int, default=1, help="consecutive drifting windows to fire an alert")
     worker.add_argument("--resolve-after", type=int, default=2, help="consecutive clean windows to resolve it")
     worker.add_argument("--cooldown-seconds", type=float, default=0.0, help="no new firing this soon after a resolve")
+    worker.add_argument("--join-labels", action="store_true",
+                        help="keep predictions for joining late labels (models without a spec of their own)")
+    worker.add_argument("--spec", type=Path, action="append", default=[],
+                        help="monitor spec file (.toml/.yaml), repeatable; models not in one use the flags above")
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(run=_worker)
 
@@ -96,14 +100,23 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from driftline.streams.processor import WindowOptions
+    from driftline.config.monitor_spec import SpecError
+    from driftline.streams.processor import UnsupportedSpec, WindowOptions, check_supported
+    from driftline.streams.spec_files import load_monitor_specs
     from driftline.streams.worker import run_worker
 
     options = WindowOptions(
         window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples,
         fire_after=args.fire_after, resolve_after=args.resolve_after, cooldown_seconds=args.cooldown_seconds,
+        join_labels=args.join_labels,
     )
-    return run_worker(load_settings(), options, loglevel=args.loglevel)
+    try:
+        specs = load_monitor_specs(args.spec)
+        check_supported(specs)
+    except (SpecError, UnsupportedSpec) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run_worker(load_settings(), options, specs=specs, loglevel=args.loglevel)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -23,6 +23,8 @@ class PredictionFields(NamedTuple):
     model_id: str
     ts: float
     features: dict[str, Any]
+    prediction_id: str
+    prediction: float | int | str
 
 
 def fast_prediction_fields(data: Any) -> PredictionFields | None:
@@ -41,7 +43,7 @@ def fast_prediction_fields(data: Any) -> PredictionFields | None:
     if features and ("" in features or max(map(len, features)) > 256):
         return None
     ts = _epoch_seconds(data.get("ts"))
-    return None if ts is None else PredictionFields(model_id, ts, features)
+    return None if ts is None else PredictionFields(model_id, ts, features, data["prediction_id"], prediction)
 
 
 def _name_ok(value: object) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -23,16 +23,19 @@ from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
 from driftline.streams.batch import COUNT_FIELD, ModelBatch
 
-# KEYS: watermarks, partition event times, open windows, closed windows, late counter, then one hash per window.
-# ARGV: partition, min offset, max offset, max event time, ttl seconds, then per window:
-#       window id, number of fields, field, increment, field, increment, ...
+# KEYS: watermarks, partition event times, open windows, closed windows, late counter,
+#       then one hash per window, then one predictions hash per day.
+# ARGV: partition, min offset, max offset, max event time, bucket ttl, number of windows, predictions ttl,
+#       then per window: window id, number of fields, field, increment, ...
+#       then per day: number of predictions, prediction id, prediction json, ...
 _APPLY_LUA = """
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if wm >= tonumber(ARGV[3]) then return 0 end
 if wm >= tonumber(ARGV[2]) then return -1 end
 local ttl = tonumber(ARGV[5])
-local pos = 6
-for k = 6, #KEYS do
+local n_windows = tonumber(ARGV[6])
+local pos = 8
+for k = 6, 5 + n_windows do
   local window_id = ARGV[pos]
   local n_fields = tonumber(ARGV[pos + 1])
   pos = pos + 2
@@ -48,6 +51,15 @@ for k = 6, #KEYS do
     redis.call('SADD', KEYS[3], window_id)
   end
   pos = pos + 2 * n_fields
+end
+for k = 6 + n_windows, #KEYS do
+  local n = tonumber(ARGV[pos])
+  pos = pos + 1
+  for i = 0, n - 1 do
+    redis.call('HSET', KEYS[k], ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
+  end
+  redis.call('EXPIRE', KEYS[k], ARGV[7])
+  pos = pos + 2 * n
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 local pts = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1e308')
@@ -103,21 +115,32 @@ class SketchStore:
 
     async def apply(self, batch: ModelBatch) -> ApplyResult:
         window_ids = sorted(batch.windows)
+        days = sorted(batch.predictions)
         key_list = [
             keys.watermarks(batch.model_id),
             keys.partition_event_times(batch.model_id),
             keys.open_windows(batch.model_id),
             keys.closed_windows(batch.model_id),
             keys.late_events(batch.model_id),
-        ] + [keys.window_counts(batch.model_id, w) for w in window_ids]
-        args: list[str | int | float] = [
+            *(keys.window_counts(batch.model_id, w) for w in window_ids),
+            *(keys.predictions(batch.model_id, day) for day in days),
+        ]
+        # Predictions live for the label TTL past the end of their day (labels look back that far).
+        predictions_ttl = batch.keep_predictions_seconds + keys.PREDICTION_BUCKET_SECONDS
+        args: list[str | int | float | bytes] = [
             batch.partition, batch.min_offset, batch.max_offset, repr(batch.max_event_time), self._ttl,
+            len(window_ids), predictions_ttl,
         ]
         for window_id in window_ids:
             counts = batch.windows[window_id]
             args += [window_id, len(counts)]
             for name, value in counts.items():
                 args += [name, value]
+        for day in days:
+            predictions = batch.predictions[day]
+            args.append(len(predictions))
+            for prediction_id, value in predictions.items():
+                args += [prediction_id, value]
         return ApplyResult(int(await self._apply(keys=key_list, args=args)))
 
     async def closable_windows(self, model_id: str, *, window_seconds: int, lateness_seconds: int) -> list[int]:
@@ -131,17 +154,28 @@ class SketchStore:
         return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * window_seconds <= horizon)
 
     async def read_window(self, model_id: str, window_id: int) -> WindowCounts:
-        raw = await self._redis.hgetall(keys.window_counts(model_id, window_id))
+        return await self.read_windows(model_id, [window_id])
+
+    async def read_windows(self, model_id: str, window_ids: Iterable[int]) -> WindowCounts:
+        """The counts of these windows (buckets) added up: one sliding window, or one tumbling window.
+        Reported under the last window id."""
+        ids = list(window_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for window_id in ids:
+                pipe.hgetall(keys.window_counts(model_id, window_id))
+            raws = await pipe.execute()
         features: dict[str, dict[str, int]] = {}
         n_events = 0
-        for field_b, value_b in raw.items():
-            name = field_b.decode()
-            if name == COUNT_FIELD:
-                n_events = int(value_b)
-                continue
-            feature, _, bin_name = name.rpartition(":")
-            features.setdefault(feature, {})[bin_name] = int(value_b)
-        return WindowCounts(window_id=window_id, n_events=n_events, features=features)
+        for raw in raws:
+            for field_b, value_b in raw.items():
+                name = field_b.decode()
+                if name == COUNT_FIELD:
+                    n_events += int(value_b)
+                    continue
+                feature, _, bin_name = name.rpartition(":")
+                bins = features.setdefault(feature, {})
+                bins[bin_name] = bins.get(bin_name, 0) + int(value_b)
+        return WindowCounts(window_id=ids[-1], n_events=n_events, features=features)
 
     async def alert_states(self, model_id: str) -> dict[str, AlertState]:
         raw = await self._redis.hgetall(keys.alert_states(model_id))
@@ -187,9 +221,15 @@ class SketchStore:
 
 def _latest_mapping(window_id: int, window_end: float, results: Sequence[FeatureWindow]) -> dict[str, str]:
     return {
-        r.feature: json.dumps(
-            {"window": window_id, "window_end": window_end, "psi": r.psi, "n_current": r.n_current}
-            if math.isfinite(r.psi) else {"window": window_id}
-        )
+        r.feature: json.dumps({
+            "window": window_id,
+            "window_end": window_end,
+            "test": r.verdict.test,
+            "statistic": r.verdict.statistic if math.isfinite(r.verdict.statistic) else None,
+            "threshold": r.verdict.threshold,
+            "p_value": r.p_value,
+            "severity": r.severity,
+            "n_current": r.n_current,
+        })
         for r in results
     }

@@ -6,16 +6,23 @@ import asyncio
 
 import faust
 
+from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings
 from driftline.streams.app import create_app
 from driftline.streams.processor import WindowOptions
 from driftline.streams.topics import ensure_topics
 
 
-def run_worker(settings: Settings, options: WindowOptions | None = None, *, loglevel: str = "info") -> int:
+def run_worker(
+    settings: Settings,
+    options: WindowOptions | None = None,
+    *,
+    specs: dict[str, ModelSpec] | None = None,
+    loglevel: str = "info",
+) -> int:
     """Create the topics if needed, then run until SIGTERM / SIGINT. Returns the exit code."""
     asyncio.run(ensure_topics(settings))
-    app = create_app(settings, options)
+    app = create_app(settings, options, specs=specs)
     # faust's Worker owns the event loop and signal handling; it exits the process itself.
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -25,6 +26,7 @@ class WorkerProcess:
         lateness_seconds: int = 0,
         min_samples: int = 100,
         loglevel: str = "info",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.log_path = log_path
         argv = [
@@ -33,6 +35,7 @@ class WorkerProcess:
             "--lateness-seconds", str(lateness_seconds),
             "--min-samples", str(min_samples),
             "--loglevel", loglevel,
+            *extra_args,
         ]
         self._process = ServiceProcess("worker", argv, log_path, env=_worker_env(settings))
 

@@ -23,6 +23,7 @@ online = [
 thresholds = { ert_windows = 500 }
 alert_policy = { fire_after = 2, resolve_after = 3, cooldown_seconds = 3600 }
 segments = ["region"]
+join_labels = true
 """
 
 
@@ -48,6 +49,7 @@ def test_toml_and_yaml_give_the_same_config(tmp_path: Path) -> None:
         ('features.x = { kind = "ordinal" }', "features.x"),
         ('online = [{ detector = "ddm", stream = "prediction" }]', "ddm watches a 0/1 error stream"),
         ('online = [{ detector = "adwin", stream = "error" }]', "adwin watches a real-valued stream"),
+        ('online = [{ detector = "ddm", stream = "error" }]', "set join_labels = true"),
         ('online = [{ detector = "adwn", stream = "prediction" }]', "unknown online detector 'adwn'"),
         ('online = [{ detector = "adwin", stream = "feature", feature = "nope" }]', "unknown feature 'nope'"),
         ('alert_policy = { fire_aftr = 2 }', "alert_policy.fire_aftr: Extra inputs are not permitted"),

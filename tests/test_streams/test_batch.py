@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 
 from driftline.detectors.reference import ModelReference
-from driftline.streams.batch import COUNT_FIELD, Record, decode_batch, plan_batch
+from driftline.streams.batch import COUNT_FIELD, ModelIngest, Record, decode_batch, plan_batch
 
 TOPIC = "driftline.predictions"
 REFERENCE = ModelReference.build("m1", "v1", {"x": np.arange(100.0)}, n_bins=4)  # edges 24.75, 49.5, 74.25
@@ -23,8 +23,7 @@ def event(i: int, x: object, ts: float = 0.0, model: str = "m1") -> bytes:
 
 def plan(records: list[Record], applied: dict[tuple[str, int], int] | None = None, window_seconds: int = 60):
     decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
-    references = {"m1": REFERENCE}
-    return plan_batch(decoded, topic=TOPIC, references=references, window_seconds=window_seconds, applied=applied)
+    return plan_batch(decoded, topic=TOPIC, models={"m1": ModelIngest(REFERENCE, window_seconds)}, applied=applied)
 
 
 def test_values_are_binned_per_window_with_event_counts() -> None:

@@ -1,0 +1,100 @@
+"""What to monitor for a model: its spec, or one inferred from its reference.
+
+A model without an explicit spec gets the defaults (the worker's command-line
+window and policy) with every reference feature monitored by its kind's default
+tests, and the prediction when the reference profiles it. A model with a spec
+is monitored on the features its spec names that the reference also profiles
+(a window can only be compared with what the reference holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from driftline.config.events import PREDICTION_FEATURE
+from driftline.config.monitor_spec import CategoricalFeature, Feature, ModelSpec, NumericFeature
+from driftline.detectors.reference import CategoricalReference, ModelReference
+
+
+def infer_spec(reference: ModelReference, defaults: ModelSpec) -> ModelSpec:
+    """``defaults`` with the features (and prediction) filled in from the reference.
+
+    >>> import numpy as np
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0)}, categorical={"c": ["a", "b"]})
+    >>> spec = infer_spec(ref, ModelSpec())
+    >>> {name: f.kind for name, f in spec.features.items()}
+    {'x': 'numeric', 'c': 'categorical'}
+    """
+    features: dict[str, Feature] = {}
+    prediction: Feature | None = None
+    for name, feature in reference.features.items():
+        inferred = _default_feature(feature)
+        if name == PREDICTION_FEATURE:
+            prediction = inferred
+        else:
+            features[name] = inferred
+    return defaults.model_copy(update={"features": features, "prediction": prediction})
+
+
+def monitored_features(spec: ModelSpec, reference: ModelReference) -> dict[str, Feature]:
+    """The features (and ``__prediction__``) a window of this model is compared on, in spec order.
+
+    A spec feature whose kind differs from the reference's is left out (the reference cannot
+    compare it); :func:`spec_problems` names it.
+
+    >>> import numpy as np
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0), "y": np.arange(10.0)})
+    >>> list(monitored_features(ModelSpec(features={"y": NumericFeature()}), ref))
+    ['y']
+    """
+    wanted: dict[str, Feature] = dict(spec.features)
+    if spec.prediction is not None:
+        wanted[PREDICTION_FEATURE] = spec.prediction
+    return {
+        name: feature
+        for name, feature in wanted.items()
+        if name in reference.features and reference.features[name].kind == feature.kind
+    }
+
+
+def spec_problems(spec: ModelSpec, reference: ModelReference) -> list[str]:
+    """Why a spec feature is not monitored (missing from the reference, or of another kind).
+
+    >>> import numpy as np
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0)})
+    >>> spec_problems(ModelSpec(features={"x": CategoricalFeature(kind="categorical"), "z": NumericFeature()}), ref)
+    ["feature 'x' is categorical in the spec but numeric in reference v1", "feature 'z' is not in reference v1"]
+    """
+    wanted: dict[str, Feature] = dict(spec.features)
+    if spec.prediction is not None:
+        wanted[PREDICTION_FEATURE] = spec.prediction
+    problems = []
+    for name, feature in wanted.items():
+        profiled = reference.features.get(name)
+        if profiled is None:
+            problems.append(f"feature {name!r} is not in reference {reference.version}")
+        elif profiled.kind != feature.kind:
+            problems.append(
+                f"feature {name!r} is {feature.kind} in the spec but {profiled.kind} in reference {reference.version}"
+            )
+    return problems
+
+
+def _default_feature(feature: object) -> Feature:
+    if isinstance(feature, CategoricalReference):
+        return CategoricalFeature(kind="categorical")
+    return NumericFeature()
+
+
+def resolve_spec(
+    model_id: str, reference: ModelReference, specs: Mapping[str, ModelSpec], defaults: ModelSpec
+) -> ModelSpec:
+    """The model's own spec when it has one, else the inferred one.
+
+    >>> import numpy as np
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0)})
+    >>> list(resolve_spec("m", ref, {}, ModelSpec()).features)
+    ['x']
+    """
+    own = specs.get(model_id)
+    return own if own is not None else infer_spec(reference, defaults)
