@@ -73,6 +73,11 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--version", help="reference version (default: a hash of the reference's content)")
     build.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature")
     build.add_argument("--exclude", default="", help="comma-separated columns to leave out (ids, labels)")
+    build.add_argument("--categorical", default="",
+                       help="comma-separated columns to treat as categories even if numeric (class ids, codes)")
+    build.add_argument("--max-categories", type=int, default=50, help="top categories kept; the rest is __other__")
+    build.add_argument("--prediction", help="the column holding the model's prediction (score or class): "
+                                            "profiled as __prediction__ for prior drift")
     build.set_defaults(run=_reference_build)
 
     add_stack_parser(sub)
@@ -135,18 +140,25 @@ def _reference_build(args: argparse.Namespace) -> int:
 
     try:
         TypeAdapter(ModelId).validate_python(args.model)
-        columns = read_reference_data(args.data, exclude=[c for c in args.exclude.split(",") if c])
+        columns = read_reference_data(
+            args.data, exclude=_names(args.exclude), categorical=_names(args.categorical), prediction=args.prediction
+        )
     except (ValidationError, ReferenceDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    draft = ModelReference.build(args.model, args.version or "draft", columns.numeric, n_bins=args.bins)
+    draft = ModelReference.build(args.model, args.version or "draft", columns.numeric, n_bins=args.bins,
+                                 categorical=columns.categorical, max_categories=args.max_categories)
     reference = draft if args.version else ModelReference(args.model, content_version(draft), draft.features)
     asyncio.run(publish_reference(load_settings(), reference))
-    print(f"reference {reference.model_id} version {reference.version}: {len(reference.features)} numeric "
-          f"features from {columns.rows} rows, {args.bins} bins each")
+    print(f"reference {reference.model_id} version {reference.version}: {len(columns.numeric)} numeric "
+          f"features ({args.bins} bins each) and {len(columns.categorical)} categorical from {columns.rows} rows")
     for name, why in sorted(columns.skipped.items()):
         print(f"  skipped {name}: {why}")
     return 0
+
+
+def _names(csv_list: str) -> list[str]:
+    return [name.strip() for name in csv_list.split(",") if name.strip()]
 
 
 def _alerts_tail(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""Read training data (CSV, JSON lines, Parquet) into numeric feature columns for a reference.
+"""Read training data (CSV, JSON lines, Parquet) into feature columns for a reference.
 
-A column is numeric when every non-empty value parses as a finite number;
-other columns are left out of the numeric reference (and reported), as are the
-columns named in ``exclude`` (ids, labels, timestamps).
+A column is numeric when every non-empty value parses as a finite number, and
+categorical otherwise (strings, booleans, mixed) or when named in
+``categorical`` (class ids, zip codes: numbers that are names). The column named
+``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
+in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from driftline.config.events import PREDICTION_FEATURE
+
 
 class ReferenceDataError(ValueError):
     """The training data cannot be read or holds no usable feature."""
@@ -27,9 +31,16 @@ class ReferenceColumns:
     numeric: dict[str, np.ndarray]
     skipped: dict[str, str]
     rows: int
+    categorical: dict[str, list[Any]]
 
 
-def read_reference_data(path: Path, *, exclude: Iterable[str] = ()) -> ReferenceColumns:
+def read_reference_data(
+    path: Path,
+    *,
+    exclude: Iterable[str] = (),
+    categorical: Iterable[str] = (),
+    prediction: str | None = None,
+) -> ReferenceColumns:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         rows = _csv_rows(path)
@@ -41,22 +52,33 @@ def read_reference_data(path: Path, *, exclude: Iterable[str] = ()) -> Reference
         raise ReferenceDataError(f"{path}: unknown data format {suffix!r}; use .csv, .jsonl or .parquet")
     if not rows:
         raise ReferenceDataError(f"{path}: no rows")
-    excluded = set(exclude)
-    names = sorted({name for row in rows for name in row} - excluded)
-    numeric, skipped = {}, {}
-    for name in names:
-        values = [_number(row.get(name)) for row in rows]
-        if any(v is None for v in values):
-            skipped[name] = "not numeric (categorical references come with the monitor's categorical sketches)"
+    excluded, forced = set(exclude), set(categorical)
+    present = {name for row in rows for name in row}
+    missing = sorted((forced | ({prediction} if prediction else set())) - present)
+    if missing:
+        raise ReferenceDataError(f"{path}: no column {missing[0]!r} (columns: {', '.join(sorted(present))})")
+    numeric: dict[str, np.ndarray] = {}
+    categories: dict[str, list[Any]] = {}
+    skipped: dict[str, str] = {}
+    for name in sorted(present - excluded):
+        feature = PREDICTION_FEATURE if name == prediction else name
+        raw = [row.get(name) for row in rows]
+        values = [_number(v) for v in raw]
+        if name in forced or any(v is None for v in values):
+            kept = [None if v is None or v == "" else v for v in raw]
+            if all(v is None for v in kept):
+                skipped[name] = "no values"
+            else:
+                categories[feature] = kept
             continue
         column = np.array([np.nan if v is _MISSING else v for v in values], dtype=np.float64)
         if not np.isfinite(column).any():
             skipped[name] = "no values"
             continue
-        numeric[name] = column
-    if not numeric:
-        raise ReferenceDataError(f"{path}: no numeric feature column (skipped: {', '.join(skipped) or 'none'})")
-    return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows))
+        numeric[feature] = column
+    if not numeric and not categories:
+        raise ReferenceDataError(f"{path}: no feature column (skipped: {', '.join(skipped) or 'none'})")
+    return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows), categorical=categories)
 
 
 _MISSING = float("nan")

@@ -45,12 +45,13 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
     run = {"capture_output": True, "text": True, "env": env_for(settings), "check": False, "timeout": 120}
     result = await asyncio.to_thread(subprocess.run, cmd, **run)
     assert result.returncode == 0, result.stderr
-    assert "2 numeric features from 1000 rows" in result.stdout and "skipped channel" in result.stdout
+    assert "2 numeric features (5 bins each) and 1 categorical from 1000 rows" in result.stdout
 
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
     stored = await store.get_reference(model)
     await store.close()
-    assert stored is not None and set(stored.features) == {"amount", "age"}
+    assert stored is not None and set(stored.features) == {"amount", "age", "channel"}
+    assert stored.features["channel"].kind == "categorical" and sum(stored.features["channel"].counts) == 1000
     assert sum(stored.features["amount"].counts) == 1000 and sum(stored.features["age"].counts) == 980
     assert len(stored.features["amount"].counts) == 5
 
@@ -70,10 +71,11 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
 
 def test_bad_data_gets_a_clear_error_and_nothing_is_published(settings: Settings, tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
-    data.write_text("channel\nweb\napp\n")
+    data.write_text("id,channel\n1,\n2,\n")
     result = subprocess.run(
-        [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", "m", "--data", str(data)],
+        [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", "m", "--data", str(data),
+         "--exclude", "id"],
         capture_output=True, text=True, env=env_for(settings), check=False, timeout=60,
     )
     assert result.returncode == 2
-    assert "no numeric feature column" in result.stderr and str(data) in result.stderr
+    assert "no feature column" in result.stderr and str(data) in result.stderr
