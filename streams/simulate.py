@@ -1,7 +1,9 @@
-"""A simulated fraud model's traffic: 20 numeric and 3 categorical features, seeded.
+"""A simulated fraud model's traffic: 20 numeric and 3 categorical features and a score, seeded.
 
-Used by the demo, the end-to-end tests and the benchmarks. ``drift`` shifts
-chosen features so a test knows exactly which features should alert.
+Used by the demo, the end-to-end tests and the benchmarks. ``shift`` moves chosen
+numeric features, ``category_shift`` makes chosen categorical features take one
+value more often, and ``score_shift`` moves the model's scores (prediction drift
+without covariate drift), so a test knows exactly which features should alert.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+
+from driftline.config.events import PREDICTION_FEATURE
+from driftline.detectors.reference import ModelReference
 
 NUMERIC_FEATURES = (
     "amount", "account_age_days", "txn_count_1h", "txn_count_24h", "avg_amount_30d",
@@ -51,14 +56,39 @@ class FraudSimulator:
         values = self.numeric_sample(n, np.random.default_rng(self.seed + 1))
         return {name: values[:, i] for i, name in enumerate(NUMERIC_FEATURES)}
 
+    def reference(self, n: int = 20_000, *, version: str | None = None) -> ModelReference:
+        """The full reference: numeric features, categorical features and the score (``__prediction__``)."""
+        rng = np.random.default_rng(self.seed + 1)
+        values = self.numeric_sample(n, rng)
+        numeric = {name: values[:, i] for i, name in enumerate(NUMERIC_FEATURES)}
+        numeric[PREDICTION_FEATURE] = self._scores(values, 0.0)
+        categorical = {name: rng.choice(options, size=n).tolist() for name, options in CATEGORICAL_FEATURES.items()}
+        return ModelReference.build(self.model_id, version or self.model_version, numeric, categorical=categorical)
+
+    def _scores(self, numeric: np.ndarray, shift: float) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(numeric[:, 6] / self._scales[6] - 10.0 + shift)))
+
     def events(
-        self, *, window: int, n: int, window_seconds: int = 60, shift: Mapping[str, float] | None = None
+        self,
+        *,
+        window: int,
+        n: int,
+        window_seconds: int = 60,
+        shift: Mapping[str, float] | None = None,
+        category_shift: Mapping[str, tuple[str, float]] | None = None,
+        score_shift: float = 0.0,
     ) -> Iterator[dict[str, object]]:
-        """``n`` PredictionEvent dicts evenly spread over event-time window number ``window``."""
+        """``n`` PredictionEvent dicts evenly spread over event-time window number ``window``.
+
+        ``category_shift`` maps a categorical feature to ``(value, p)``: each event takes that value
+        with probability ``p`` on top of the usual mix. ``score_shift`` is added to the score's logit.
+        """
         rng = np.random.default_rng((self.seed, window))
         numeric = self.numeric_sample(n, rng, shift)
         categories = {name: rng.choice(values, size=n) for name, values in CATEGORICAL_FEATURES.items()}
-        scores = 1.0 / (1.0 + np.exp(-(numeric[:, 6] / self._scales[6] - 10.0)))
+        for name, (value, p) in (category_shift or {}).items():
+            categories[name] = np.where(rng.random(n) < p, value, categories[name])
+        scores = self._scores(numeric, score_shift)
         start = EPOCH.timestamp() + window * window_seconds
         for i in range(n):
             features: dict[str, object] = {name: float(numeric[i, j]) for j, name in enumerate(NUMERIC_FEATURES)}

@@ -1,0 +1,144 @@
+"""The monitor's drift promises on real Kafka and Redis with a real worker process.
+
+- covariate drift in one numeric and one categorical feature: firing and later
+  resolved alerts for exactly those two features, nothing else;
+- a shift of the model's scores alone: a prediction-drift alert (``__prediction__``);
+- 200k events with no drift: no alert at all, and every event counted exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from driftline.config.events import PREDICTION_FEATURE, CategoricalEvidence, DriftAlert, HistogramEvidence
+from driftline.config.settings import Settings
+from driftline.streams.codec import decode
+from driftline.streams.kafka_client import client_options
+from driftline.streams.simulate import EPOCH, FraudSimulator
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess
+
+from .test_end_to_end import read_topic, wait_until
+
+pytestmark = pytest.mark.integration
+
+WINDOWS, DRIFT_AT, DRIFT_END = 12, 3, 7
+
+
+async def produce(settings: Settings, events: Iterable[dict[str, object]]) -> int:
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20, max_batch_size=262_144)
+    await producer.start()
+    sent = 0
+    try:
+        futures = []
+        for event in events:
+            futures.append(await producer.send(settings.topics.predictions, orjson.dumps(event),
+                                               key=str(event["model_id"]).encode()))
+            sent += 1
+            if len(futures) >= 5000:
+                await asyncio.gather(*futures)
+                futures = []
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def counted_events(store: SketchStore, model_id: str, windows: int) -> int:
+    first = int(EPOCH.timestamp()) // 60
+    return sum([(await store.read_window(model_id, first + w)).n_events for w in range(windows)])
+
+
+def window_of(alert: DriftAlert) -> int:
+    return int((alert.window.start.timestamp() - EPOCH.timestamp()) // 60)
+
+
+async def test_covariate_and_prediction_drift_alert_on_exactly_the_drifted_features(
+    settings: Settings, tmp_path: Path
+) -> None:
+    run = settings.app_id[-8:]
+    covariate, prior = FraudSimulator(model_id=f"cov-{run}"), FraudSimulator(model_id=f"prior-{run}", seed=11)
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    for sim in (covariate, prior):
+        await store.put_reference(sim.reference())
+
+    def traffic() -> Iterable[dict[str, object]]:
+        for window in range(WINDOWS):
+            drifting = DRIFT_AT <= window < DRIFT_END
+            yield from covariate.events(
+                window=window, n=1000, shift={"amount": 1.0} if drifting else None,
+                category_shift={"channel": ("pos", 0.5)} if drifting else None,
+            )
+            yield from prior.events(window=window, n=1000, score_shift=1.5 if drifting else 0.0)
+
+    try:
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
+            produced = await produce(settings, traffic())
+
+            async def closed() -> bool:
+                assert worker.alive(), worker.log_tail()
+                counts = [await store.closed_window_count(s.model_id) for s in (covariate, prior)]
+                return min(counts) >= WINDOWS - 1
+
+            await wait_until(closed, 120, "every finished window to close")
+            counted = [await counted_events(store, s.model_id, WINDOWS) for s in (covariate, prior)]
+        assert counted == [produced // 2, produced // 2]  # exactly once each
+
+        values = await read_topic(settings, settings.topics.alerts, 6)
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in values]
+        by_model = {m: [a for a in alerts if a.model_id == m] for m in (covariate.model_id, prior.model_id)}
+
+        cov = by_model[covariate.model_id]
+        assert {a.feature for a in cov} == {"amount", "channel"}
+        for feature, evidence_kind in (("amount", HistogramEvidence), ("channel", CategoricalEvidence)):
+            story = [(a.state, window_of(a)) for a in cov if a.feature == feature]
+            assert story == [("firing", DRIFT_AT), ("resolved", DRIFT_END + 1)], story
+            firing = next(a for a in cov if a.feature == feature)
+            assert isinstance(firing.evidence, evidence_kind) and firing.p_value is not None
+            assert firing.p_value < 0.05 and firing.statistic >= firing.threshold
+        channel = next(a for a in cov if a.feature == "channel")
+        assert isinstance(channel.evidence, CategoricalEvidence)
+        pos = channel.evidence.categories.index("pos")
+        assert channel.evidence.current[pos] > channel.evidence.reference[pos] + 0.2
+
+        prior_alerts = by_model[prior.model_id]
+        assert {a.feature for a in prior_alerts} == {PREDICTION_FEATURE}
+        assert [(a.state, window_of(a)) for a in prior_alerts] == [("firing", DRIFT_AT), ("resolved", DRIFT_END + 1)]
+        assert len({a.alert_id for a in alerts}) == len(alerts)
+    finally:
+        await store.close()
+
+
+async def test_200k_events_without_drift_raise_no_alert_and_count_exactly(settings: Settings, tmp_path: Path) -> None:
+    sim = FraudSimulator(model_id=f"quiet-{settings.app_id[-8:]}", seed=23)
+    windows, per_window = 20, 10_000
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(sim.reference())
+    try:
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
+            events = (e for w in range(windows) for e in sim.events(window=w, n=per_window))
+            produced = await produce(settings, events)
+
+            async def closed() -> bool:
+                assert worker.alive(), worker.log_tail()
+                return await store.closed_window_count(sim.model_id) >= windows - 1
+
+            await wait_until(closed, 240, "every finished window to close")
+            counted = await counted_events(store, sim.model_id, windows)
+        assert produced == 200_000 and counted == produced
+        latest = await store.latest(sim.model_id)
+        assert len(latest) == 24  # 20 numeric + 3 categorical features + the prediction, all evaluated
+        assert all(stat["severity"] is None for stat in latest.values()), latest
+        alerts = await read_topic(settings, settings.topics.alerts, 0, wait_seconds=5)
+        assert alerts == []
+    finally:
+        await store.close()
