@@ -65,3 +65,40 @@ def test_offsets_at_or_below_the_watermark_are_skipped() -> None:
     batches = {b.partition: b for b in plan(records, applied={("m1", 0): 2}).model_batches}
     assert (batches[0].min_offset, batches[0].n_events) == (3, 2)
     assert batches[1].n_events == 1
+
+
+def test_categorical_features_and_the_prediction_are_binned_on_the_reference() -> None:
+    from driftline.config.events import PREDICTION_FEATURE
+
+    reference = ModelReference.build(
+        "m1", "v1", {"x": np.arange(100.0)}, n_bins=4,
+        categorical={"channel": ["web"] * 5 + ["app"] * 3 + ["pos"], PREDICTION_FEATURE: ["ok"] * 9 + ["fraud"]},
+        max_categories=2,
+    )
+    rows = [("web", "ok"), ("app", {"ok": 0.2, "fraud": 0.8}), ("atm", "ok"), (None, "weird"), (7, "ok")]
+    records = [
+        Record(0, i, orjson.dumps({"model_id": "m1", "model_version": "1", "prediction_id": f"p{i}", "ts": 1.0,
+                                   "features": {"x": 1.0, "channel": channel}, "prediction": prediction}))
+        for i, (channel, prediction) in enumerate(rows)
+    ]
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    (batch,) = plan_batch(decoded, topic=TOPIC, models={"m1": ModelIngest(reference, 60)}).model_batches
+    counts = batch.windows[0]
+    # channel bins: web 0, app 1, __other__ 2 (pos, atm and 7 alike); a null is counted apart
+    assert {k: v for k, v in counts.items() if k.startswith("channel:")} == {
+        "channel:0": 1, "channel:1": 1, "channel:2": 2, "channel:null": 1,
+    }
+    # prediction bins: ok 0, fraud 1 (the argmax of a probability map), __other__ 2
+    assert {k: v for k, v in counts.items() if k.startswith(PREDICTION_FEATURE)} == {
+        f"{PREDICTION_FEATURE}:0": 3, f"{PREDICTION_FEATURE}:1": 1, f"{PREDICTION_FEATURE}:2": 1,
+    }
+    assert batch.predictions == {}  # not kept unless the model joins labels
+
+
+def test_predictions_are_kept_per_day_for_models_that_join_labels() -> None:
+    records = [Record(0, i, event(i, 1.0, ts=86_399.0 + i)) for i in range(3)]
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    models = {"m1": ModelIngest(REFERENCE, 60, keep_predictions_seconds=3600)}
+    (batch,) = plan_batch(decoded, topic=TOPIC, models=models).model_batches
+    assert batch.predictions == {0: {"p0": b"0.5"}, 1: {"p1": b"0.5", "p2": b"0.5"}}
+    assert batch.keep_predictions_seconds == 3600

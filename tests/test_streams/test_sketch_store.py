@@ -74,3 +74,36 @@ async def test_the_horizon_is_the_slowest_partition(store: SketchStore) -> None:
     assert await store.closable_windows(model, window_seconds=60, lateness_seconds=0) == []  # window 1 ends at 120
     await store.apply(batch(model, 1, (1, 1), {2: {"x:0": 1, COUNT_FIELD: 1}}, ts=121.0))
     assert await store.closable_windows(model, window_seconds=60, lateness_seconds=0) == [1]
+
+
+async def test_predictions_are_kept_per_day_with_the_batch_and_expire(store: SketchStore, redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    from driftline.streams import keys
+
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    kept = batch(model, 0, (0, 1), {0: {COUNT_FIELD: 2}}, ts=86_401.0)
+    kept.predictions = {0: {"p1": b"0.25"}, 1: {"p2": b'"fraud"'}}
+    kept.keep_predictions_seconds = 3600
+    assert await store.apply(kept) is ApplyResult.APPLIED
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await client.hgetall(keys.predictions(model, 0)) == {b"p1": b"0.25"}
+        assert await client.hget(keys.predictions(model, 1), "p2") == b'"fraud"'
+        ttl = await client.ttl(keys.predictions(model, 1))
+        assert 3600 < ttl <= 3600 + keys.PREDICTION_BUCKET_SECONDS
+        again = batch(model, 0, (0, 1), {0: {COUNT_FIELD: 2}}, ts=86_401.0)
+        again.predictions = {0: {"p1": b"0.99"}}
+        assert await store.apply(again) is ApplyResult.ALREADY_APPLIED  # under the watermark: nothing written
+        assert await client.hget(keys.predictions(model, 0), "p1") == b"0.25"
+    finally:
+        await client.aclose()
+
+
+async def test_windows_add_up_for_a_sliding_window(store: SketchStore) -> None:
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    await store.apply(batch(model, 0, (0, 2), {
+        0: {"x:0": 1, COUNT_FIELD: 1}, 1: {"x:0": 2, "x:1": 1, COUNT_FIELD: 3}, 2: {"x:1": 4, COUNT_FIELD: 4},
+    }, ts=150.0))
+    merged = await store.read_windows(model, [0, 1])
+    assert (merged.window_id, merged.n_events, merged.features) == (1, 4, {"x": {"0": 3, "1": 1}})
