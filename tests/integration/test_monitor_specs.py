@@ -1,0 +1,90 @@
+"""`driftline worker --spec FILE`: the spec decides the features, tests, window and policy of its model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from driftline.config.events import DriftAlert
+from driftline.config.settings import Settings
+from driftline.streams.codec import decode
+from driftline.streams.simulate import EPOCH, FraudSimulator
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess, _worker_env
+
+from .test_end_to_end import read_topic, wait_until
+from .test_monitor import produce
+
+pytestmark = pytest.mark.integration
+
+SPEC = """
+[models.{model}]
+window = {{ kind = "sliding", size_seconds = 120, step_seconds = 60 }}
+features.amount = {{ kind = "numeric", tests = ["jensen_shannon", "ks"] }}
+features.channel = {{ kind = "categorical", tests = ["chi_square"] }}
+thresholds = {{ jensen_shannon = 0.2, min_samples = 500 }}
+alert_policy = {{ fire_after = 2, resolve_after = 1 }}
+"""
+
+
+async def test_the_spec_chooses_features_tests_window_and_policy(settings: Settings, tmp_path: Path) -> None:
+    sim = FraudSimulator(model_id=f"spec-{settings.app_id[-8:]}", seed=3)
+    spec = tmp_path / "monitors.toml"
+    spec.write_text(SPEC.format(model=sim.model_id))
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(sim.reference())
+    windows, drift_at, drift_end = 10, 3, 6
+    # amount, merchant_risk_score and channel drift; the spec watches amount and channel only
+    traffic = (
+        e for w in range(windows) for e in sim.events(
+            window=w, n=1000,
+            shift={"amount": 1.5, "merchant_risk_score": 2.0} if drift_at <= w < drift_end else None,
+            category_shift={"channel": ("pos", 0.6)} if drift_at <= w < drift_end else None,
+        )
+    )
+    try:
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--spec", str(spec)]) as worker:
+            await produce(settings, traffic)
+
+            async def closed() -> bool:
+                assert worker.alive(), worker.log_tail()
+                return await store.closed_window_count(sim.model_id) >= windows - 1
+
+            await wait_until(closed, 120, "every finished step to close")
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 4)]
+    finally:
+        await store.close()
+    assert {a.feature for a in alerts} == {"amount", "channel"}
+    assert {a.detector for a in alerts if a.feature == "amount"} == {"jensen_shannon"}
+    assert {a.detector for a in alerts if a.feature == "channel"} == {"chi_square"}
+    for alert in alerts:
+        assert (alert.window.end - alert.window.start).total_seconds() == 120  # two 60 s steps
+    step = {f: [(a.state, int((a.window.end.timestamp() - EPOCH.timestamp()) // 60) - 1) for a in alerts
+                if a.feature == f] for f in ("amount", "channel")}
+    # sliding windows ending at steps 3, 4, 5 hold drift: fire_after=2 fires at step 4; the window ending at
+    # step 6 still holds step 5's drift, the one ending at step 7 is clean: resolve_after=1 resolves there
+    assert step["amount"] == [("firing", 4), ("resolved", 7)]
+    assert step["channel"] == [("firing", 4), ("resolved", 7)]
+
+
+def test_a_bad_spec_stops_the_worker_with_the_file_and_field(settings: Settings, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("models:\n  m1:\n    thresholds:\n      psi_warning: 0.5\n      psi_critical: 0.2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "driftline.streams.cli", "worker", "--spec", str(spec)],
+        capture_output=True, text=True, env=_worker_env(settings), check=False, timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{spec}: models.m1.thresholds: psi_warning must be below psi_critical" in result.stderr
+    count = tmp_path / "count.toml"
+    count.write_text('[models.m2]\nwindow = { kind = "count", size = 100 }\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "driftline.streams.cli", "worker", "--spec", str(count)],
+        capture_output=True, text=True, env=_worker_env(settings), check=False, timeout=60,
+    )
+    assert result.returncode == 2 and "model m2: 'count' windows are not supported" in result.stderr
