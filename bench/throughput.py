@@ -7,7 +7,12 @@ into Kafka, then measures in the same run
       (its start-up time is reported apart),
 and ends with one JSON line: {"events", "raw_eps", "worker_eps", "ratio", "peak_rss_mb"}.
 
-    python bench/throughput.py [--events 1000000]
+    python bench/throughput.py [--events 1000000] [--reference full|numeric] [--join-labels]
+
+The reference is the full one by default (20 numeric + 3 categorical features and the
+score as ``__prediction__``: 24 binned columns); ``numeric`` profiles the 20 numeric
+features only (the figure before categorical and prediction drift existed).
+``--join-labels`` also keeps every prediction in Redis for the label join.
 
 Uses DRIFTLINE_KAFKA_BOOTSTRAP / DRIFTLINE_REDIS_URL when set, else a local stack.
 """
@@ -100,9 +105,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def worker_run(settings: Settings, model_id: str, n: int, workdir: Path) -> tuple[float, float, float]:
+async def worker_run(
+    settings: Settings, model_id: str, n: int, workdir: Path, *, join_labels: bool = False
+) -> tuple[float, float, float]:
     """(events/s from the first applied event to the last, start-up seconds, peak RSS MB)."""
-    with WorkerProcess(settings, log_path=workdir / "worker.log", loglevel="warning") as worker:
+    extra = ["--join-labels"] if join_labels else []
+    with WorkerProcess(settings, log_path=workdir / "worker.log", loglevel="warning", extra_args=extra) as worker:
         launched = time.perf_counter()
         first: float | None = None
         peak = 0.0
@@ -119,7 +127,7 @@ async def worker_run(settings: Settings, model_id: str, n: int, workdir: Path) -
                 raise RuntimeError((workdir / "worker.log").read_text()[-3000:])
 
 
-async def main_async(settings: Settings, n: int) -> dict[str, float]:
+async def main_async(settings: Settings, n: int, *, reference: str, join_labels: bool) -> dict[str, object]:
     run = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={
         "app_id": f"bench-{run}",
@@ -128,14 +136,18 @@ async def main_async(settings: Settings, n: int) -> dict[str, float]:
     sim = FraudSimulator(model_id=f"bench-{run}")
     await ensure_topics(settings)
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
-    await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
+    if reference == "full":
+        await store.put_reference(sim.reference())
+    else:
+        await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
     await store.close()
     _, avg_size = await produce(settings, sim, n)
     raw_eps = await raw_consume(settings, n)
     with tempfile.TemporaryDirectory() as tmp:
-        worker_eps, startup, peak = await worker_run(settings, sim.model_id, n, Path(tmp))
+        worker_eps, startup, peak = await worker_run(settings, sim.model_id, n, Path(tmp), join_labels=join_labels)
     return {
-        "events": n, "event_bytes": round(avg_size), "raw_eps": round(raw_eps), "worker_eps": round(worker_eps),
+        "events": n, "reference": reference, "join_labels": join_labels, "event_bytes": round(avg_size),
+        "raw_eps": round(raw_eps), "worker_eps": round(worker_eps),
         "ratio": round(worker_eps / raw_eps, 3), "peak_rss_mb": round(peak, 1),
         "worker_startup_s": round(startup, 1),
     }
@@ -144,12 +156,14 @@ async def main_async(settings: Settings, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reference", choices=("full", "numeric"), default="full")
+    parser.add_argument("--join-labels", action="store_true", help="keep predictions for the label join")
     args = parser.parse_args()
     with service_endpoints(announce=print) as endpoints:
         settings = load_settings(
             kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap), redis=RedisSettings(url=endpoints.redis_url)
         )
-        result = asyncio.run(main_async(settings, args.events))
+        result = asyncio.run(main_async(settings, args.events, reference=args.reference, join_labels=args.join_labels))
     print(json.dumps(result))
 
 
