@@ -150,6 +150,10 @@ class ModelSpec(_Spec):
         "joined to it: concept drift and performance. Costs Redis memory per prediction, hence opt-in.",
     )
     label_ttl_seconds: float = Field(7 * 24 * 3600, gt=0, description="How long predictions wait for their label.")
+    warmup_events: int = Field(
+        0, ge=0, le=1_000_000,
+        description="For a model without a reference: build one from its first N production events (0: off).",
+    )
 
     @model_validator(mode="after")
     def _online_features_exist(self) -> ModelSpec:

@@ -16,7 +16,8 @@ from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings, cache_dir
 from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import ssl_context
-from driftline.streams.processor import PredictionProcessor, WindowOptions
+from driftline.streams.monitors import WindowOptions
+from driftline.streams.processor import PredictionProcessor
 from driftline.streams.sketch_store import SketchStore
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def create_app(
         broker_heartbeat_interval=3.0,
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    outputs = {name: app.topic(name, **raw) for name in (settings.topics.alerts, settings.topics.deadletter)}
+    topics = settings.topics
+    outputs = {name: app.topic(name, **raw) for name in (topics.alerts, topics.deadletter, topics.references,
+                                                          topics.retrain)}
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:

@@ -11,7 +11,7 @@ kept too, per UTC day, for the label join.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,9 +90,21 @@ class ModelIngest:
 
 
 @dataclass
+class WarmupBatch:
+    """Events of a model still warming up (no reference yet), from one partition: rows for its reference."""
+
+    model_id: str
+    partition: int
+    min_offset: int
+    max_offset: int
+    rows: list[bytes]
+
+
+@dataclass
 class BatchPlan:
     model_batches: list[ModelBatch]
     dead_letters: list[DeadLetter]
+    warmups: list[WarmupBatch] = field(default_factory=list)
 
 
 def window_of(ts_seconds: float, window_seconds: int) -> int:
@@ -132,26 +144,50 @@ def plan_batch(
     topic: str,
     models: Mapping[str, ModelIngest],
     applied: Mapping[tuple[str, int], int] | None = None,
+    warming: Collection[str] = (),
 ) -> BatchPlan:
     """Group valid events by (model, partition) and bin them on the reference's edges.
 
     ``applied`` maps (model, partition) to the last offset already in Redis;
     records at or below it are skipped (a redelivery after a crash), so the
-    plan never double-counts. Events of a model without a reference are dead-lettered.
+    plan never double-counts. Events of a model without a reference become warm-up rows when the
+    model is ``warming`` up, and dead letters otherwise.
     """
     applied = applied or {}
     dead = list(decoded.dead_letters)
     groups: dict[tuple[str, int], list[int]] = {}
+    warm: dict[tuple[str, int], list[int]] = {}
     for i, (rec, model_id) in enumerate(zip(decoded.records, decoded.model_ids, strict=True)):
-        if model_id not in models:
-            dead.append(_dead(rec, topic, f"unknown model {model_id!r}: no reference has been set for it"))
-        elif rec.offset > applied.get((model_id, rec.partition), -1):
+        if rec.offset <= applied.get((model_id, rec.partition), -1):
+            continue
+        if model_id in models:
             groups.setdefault((model_id, rec.partition), []).append(i)
+        elif model_id in warming:
+            warm.setdefault((model_id, rec.partition), []).append(i)
+        else:
+            dead.append(_dead(rec, topic, f"unknown model {model_id!r}: no reference has been set for it"))
     batches = [
         _bin_group(decoded, model_id, partition, rows, models[model_id])
         for (model_id, partition), rows in groups.items()
     ]
-    return BatchPlan(model_batches=batches, dead_letters=dead)
+    warmups = [_warmup_rows(decoded, model_id, partition, rows) for (model_id, partition), rows in warm.items()]
+    return BatchPlan(model_batches=batches, dead_letters=dead, warmups=warmups)
+
+
+def _warmup_rows(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int]) -> WarmupBatch:
+    offsets = [decoded.records[i].offset for i in rows]
+    encoded = [
+        orjson.dumps({**decoded.features[i], PREDICTION_FEATURE: _warmup_prediction(decoded.predictions[i])})
+        for i in rows
+    ]
+    return WarmupBatch(model_id, partition, min(offsets), max(offsets), encoded)
+
+
+def _warmup_prediction(prediction: Any) -> Any:
+    """A prediction as a reference profiles it: a probability map as its most likely class."""
+    if isinstance(prediction, dict):
+        return max(prediction.items(), key=lambda kv: kv[1])[0] if prediction else None
+    return prediction
 
 
 def _dead(rec: Record, topic: str, reason: str) -> DeadLetter:
@@ -209,9 +245,7 @@ def _add_feature_counts(
 def _prediction_value(prediction: Any, feature: AnyFeatureReference) -> Any:
     """The prediction as the reference profiles it: a score, or a class (a probability map's argmax)."""
     if isinstance(prediction, dict):
-        if prediction and isinstance(feature, CategoricalReference):
-            return max(prediction.items(), key=lambda kv: kv[1])[0]
-        return None
+        return _warmup_prediction(prediction) if isinstance(feature, CategoricalReference) else None
     return prediction
 
 

@@ -39,6 +39,8 @@ def _build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--cooldown-seconds", type=float, default=0.0, help="no new firing this soon after a resolve")
     worker.add_argument("--join-labels", action="store_true",
                         help="keep predictions for joining late labels (models without a spec of their own)")
+    worker.add_argument("--warmup-events", type=int, default=0,
+                        help="a model without a reference gets one from its first N events (0: dead-letter them)")
     worker.add_argument("--spec", type=Path, action="append", default=[],
                         help="monitor spec file (.toml/.yaml), repeatable; models not in one use the flags above")
     worker.add_argument("--loglevel", default="info")
@@ -106,14 +108,14 @@ def _config_show(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from driftline.config.monitor_spec import SpecError
-    from driftline.streams.processor import UnsupportedSpec, WindowOptions, check_supported
+    from driftline.streams.monitors import UnsupportedSpec, WindowOptions, check_supported
     from driftline.streams.spec_files import load_monitor_specs
     from driftline.streams.worker import run_worker
 
     options = WindowOptions(
         window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples,
         fire_after=args.fire_after, resolve_after=args.resolve_after, cooldown_seconds=args.cooldown_seconds,
-        join_labels=args.join_labels,
+        join_labels=args.join_labels, warmup_events=args.warmup_events,
     )
     try:
         specs = load_monitor_specs(args.spec)

@@ -56,6 +56,12 @@ def latest(model_id: str) -> str:
     return f"{_tag(model_id)}:latest"
 
 
+def warmup_events(model_id: str) -> str:
+    """List: the first production events of a model without a reference (JSON rows of features and
+    ``__prediction__``), until there are enough to build its warm-up reference."""
+    return f"{_tag(model_id)}:warmup"
+
+
 PREDICTION_BUCKET_SECONDS = 86_400
 
 

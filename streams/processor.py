@@ -19,115 +19,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from driftline.config.events import DriftAlert
-from driftline.config.monitor_spec import (
-    AlertPolicySpec,
-    ModelSpec,
-    SlidingWindow,
-    Thresholds,
-    TumblingWindow,
-)
+from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings
 from driftline.detectors.monitoring import resolve_spec, spec_problems
 from driftline.detectors.policies.alert_policy import AlertPolicy
 from driftline.detectors.reference import ModelReference
 from driftline.detectors.window_check import compare_window, window_alerts
-from driftline.streams.batch import ModelBatch, ModelIngest, Record, decode_batch, plan_batch
+from driftline.streams.batch import ModelBatch, Record, WarmupBatch, decode_batch, plan_batch
 from driftline.streams.codec import encode
-from driftline.streams.sketch_store import ApplyResult, SketchStore
+from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
+from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, SketchStore
+from driftline.streams.warmup import warmup_reference
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 """``publish(topic, key, value)``: returns once the broker has acknowledged the message."""
-
-
-@dataclass(frozen=True)
-class WindowOptions:
-    """The worker's defaults (its command-line flags): the spec of every model without one of its own."""
-
-    window_seconds: int = 60
-    lateness_seconds: int = 0
-    min_samples: int = 100
-    fire_after: int = 1
-    resolve_after: int = 2
-    cooldown_seconds: float = 0.0
-    reference_refresh_seconds: float = 10.0
-    join_labels: bool = False
-
-    def default_spec(self) -> ModelSpec:
-        return ModelSpec(
-            window=TumblingWindow(size_seconds=self.window_seconds, lateness_seconds=self.lateness_seconds),
-            thresholds=Thresholds(min_samples=self.min_samples),
-            alert_policy=AlertPolicySpec(fire_after=self.fire_after, resolve_after=self.resolve_after,
-                                         cooldown_seconds=self.cooldown_seconds),
-            join_labels=self.join_labels,
-        )
-
-
-@dataclass(frozen=True)
-class WindowLayout:
-    """Windows as runs of buckets: a tumbling window is one bucket, a sliding one ``size / step`` buckets.
-
-    >>> WindowLayout.of(SlidingWindow(kind="sliding", size_seconds=300, step_seconds=60)).buckets_per_window
-    5
-    """
-
-    bucket_seconds: int
-    buckets_per_window: int
-    lateness_seconds: int
-
-    @classmethod
-    def of(cls, window: object) -> WindowLayout:
-        if isinstance(window, TumblingWindow):
-            return cls(window.size_seconds, 1, window.lateness_seconds)
-        if isinstance(window, SlidingWindow):
-            return cls(window.step_seconds, window.size_seconds // window.step_seconds, window.lateness_seconds)
-        raise UnsupportedSpec(f"{getattr(window, 'kind', window)!r} windows are not supported by the worker yet; "
-                              "use tumbling or sliding (event-time) windows")
-
-
-class UnsupportedSpec(ValueError):
-    """A valid spec asking for something this worker cannot do yet."""
-
-
-def check_supported(specs: dict[str, ModelSpec]) -> None:
-    """Fail at start-up, naming the model, instead of silently ignoring part of a spec."""
-    for model_id, spec in specs.items():
-        try:
-            WindowLayout.of(spec.window)
-        except UnsupportedSpec as exc:
-            raise UnsupportedSpec(f"model {model_id}: {exc}") from None
-        if spec.segments:
-            raise UnsupportedSpec(f"model {model_id}: segments are not monitored separately by the worker yet")
-        if spec.thresholds.ert_windows is not None:
-            raise UnsupportedSpec(f"model {model_id}: thresholds.ert_windows is not applied by the worker yet; "
-                                  "set the thresholds (see driftline.detectors.calibration to derive them)")
-        for online in spec.online:
-            if online.stream != "error":
-                raise UnsupportedSpec(f"model {model_id}: online detector {online.detector} on the {online.stream} "
-                                      "stream is not run by the worker yet (error-stream detectors are)")
-
-
-@dataclass(frozen=True)
-class ModelMonitor:
-    """Everything the processor needs about one model at one reference version."""
-
-    reference: ModelReference
-    spec: ModelSpec
-    layout: WindowLayout
-    policy: AlertPolicy
-
-    @property
-    def model_id(self) -> str:
-        return self.reference.model_id
-
-    def ingest(self) -> ModelIngest:
-        keep = int(self.spec.label_ttl_seconds) if self.spec.join_labels else 0
-        return ModelIngest(self.reference, self.layout.bucket_seconds, keep)
 
 
 class PredictionProcessor:
@@ -165,11 +75,13 @@ class PredictionProcessor:
     async def _process_once(self, records: Sequence[Record]) -> None:
         topic = self._settings.topics.predictions
         decoded = decode_batch(records, topic=topic, max_bytes=self._settings.max_event_bytes)
-        monitors = await self._load_monitors(set(decoded.model_ids))
+        model_ids = set(decoded.model_ids)
+        monitors = await self._load_monitors(model_ids)
+        warming = {m for m in model_ids - monitors.keys() if self._warmup_events(m) > 0}
         pairs = sorted({(m, rec.partition) for rec, m in zip(decoded.records, decoded.model_ids, strict=True)})
         applied = await self._store.applied_offsets(pairs)
         models = {m: monitor.ingest() for m, monitor in monitors.items()}
-        plan = plan_batch(decoded, topic=topic, models=models, applied=applied)
+        plan = plan_batch(decoded, topic=topic, models=models, applied=applied, warming=warming)
         deadletter = self._settings.topics.deadletter
         await asyncio.gather(*(self._publish(deadletter, d.topic.encode(), encode(d)) for d in plan.dead_letters))
         if plan.dead_letters:
@@ -177,6 +89,8 @@ class PredictionProcessor:
             log.warning("dead-lettered %d record(s); first reason: %s", len(plan.dead_letters), first)
         for batch in plan.model_batches:
             await self._apply(batch)
+        for warmup in plan.warmups:
+            await self._apply_warmup(warmup)
         for model_id in sorted({b.model_id for b in plan.model_batches}):
             await self._close_windows(monitors[model_id])
 
@@ -186,6 +100,26 @@ class PredictionProcessor:
             # The planner filtered against the watermark it read; a concurrent
             # writer moved it since. Raising makes the whole batch re-plan.
             raise RuntimeError(f"watermark of {batch.model_id} partition {batch.partition} moved during the batch")
+
+    def _warmup_events(self, model_id: str) -> int:
+        return (self._specs.get(model_id) or self._defaults).warmup_events
+
+    async def _apply_warmup(self, batch: WarmupBatch) -> None:
+        collected = await self._store.apply_warmup(batch)
+        if collected == REFERENCE_EXISTS or collected < 0:
+            # Another worker set the reference (or moved the watermark): re-plan the batch with it.
+            self._references.pop(batch.model_id, None)
+            raise RuntimeError(f"model {batch.model_id} changed during the batch (warm-up); re-planning")
+        if collected < self._warmup_events(batch.model_id):
+            return
+        candidate = warmup_reference(batch.model_id, await self._store.warmup_rows(batch.model_id))
+        # Topic first (the durable copy), then Redis, first writer wins; the winner is what the topic keeps.
+        await self._publish(self._settings.topics.references, batch.model_id.encode(), candidate.to_json())
+        reference = await self._store.put_reference_if_absent(candidate)
+        if reference != candidate:
+            await self._publish(self._settings.topics.references, batch.model_id.encode(), reference.to_json())
+        self._references.pop(batch.model_id, None)
+        log.info("model %s: warm-up reference %s from %d events", batch.model_id, reference.version, collected)
 
     async def _close_windows(self, monitor: ModelMonitor) -> None:
         layout, model_id = monitor.layout, monitor.model_id

@@ -52,6 +52,20 @@ def read_reference_data(
         raise ReferenceDataError(f"{path}: unknown data format {suffix!r}; use .csv, .jsonl or .parquet")
     if not rows:
         raise ReferenceDataError(f"{path}: no rows")
+    return columns_from_rows(rows, source=str(path), exclude=exclude, categorical=categorical, prediction=prediction)
+
+
+def columns_from_rows(
+    rows: list[dict[str, Any]],
+    *,
+    source: str,
+    exclude: Iterable[str] = (),
+    categorical: Iterable[str] = (),
+    prediction: str | None = None,
+) -> ReferenceColumns:
+    """Split rows into numeric and categorical columns (see the module's rules); ``source`` names
+    the data in errors."""
+    path = source
     excluded, forced = set(exclude), set(categorical)
     present = {name for row in rows for name in row}
     missing = sorted((forced | ({prediction} if prediction else set())) - present)

@@ -21,7 +21,7 @@ from driftline.detectors.policies.alert_policy import AlertState
 from driftline.detectors.reference import ModelReference
 from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
-from driftline.streams.batch import COUNT_FIELD, ModelBatch
+from driftline.streams.batch import COUNT_FIELD, ModelBatch, WarmupBatch
 
 # KEYS: watermarks, partition event times, open windows, closed windows, late counter,
 #       then one hash per window, then one predictions hash per day.
@@ -68,6 +68,21 @@ return 1
 """
 
 
+# KEYS: watermarks, warm-up list, reference.  ARGV: partition, min offset, max offset, ttl, rows...
+_WARMUP_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return -2 end
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if wm >= tonumber(ARGV[3]) then return redis.call('LLEN', KEYS[2]) end
+if wm >= tonumber(ARGV[2]) then return -1 end
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return redis.call('LLEN', KEYS[2])
+"""
+
+REFERENCE_EXISTS = -2
+
+
 class ApplyResult(IntEnum):
     APPLIED = 1
     ALREADY_APPLIED = 0
@@ -90,6 +105,7 @@ class SketchStore:
         self._redis = client
         self._ttl = bucket_ttl_seconds
         self._apply = client.register_script(_APPLY_LUA)
+        self._warmup = client.register_script(_WARMUP_LUA)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> SketchStore:
@@ -142,6 +158,25 @@ class SketchStore:
             for prediction_id, value in predictions.items():
                 args += [prediction_id, value]
         return ApplyResult(int(await self._apply(keys=key_list, args=args)))
+
+    async def apply_warmup(self, batch: WarmupBatch) -> int:
+        """Append a warming model's rows under the partition watermark, atomically: the number of rows
+        now collected, :data:`REFERENCE_EXISTS` when the model got its reference meanwhile (the batch
+        must be re-planned), or -1 when the batch overlaps the watermark."""
+        key_list = [keys.watermarks(batch.model_id), keys.warmup_events(batch.model_id), keys.reference(batch.model_id)]
+        args: list[str | int | bytes] = [batch.partition, batch.min_offset, batch.max_offset, self._ttl, *batch.rows]
+        return int(await self._warmup(keys=key_list, args=args))
+
+    async def warmup_rows(self, model_id: str) -> list[bytes]:
+        return list(await self._redis.lrange(keys.warmup_events(model_id), 0, -1))
+
+    async def put_reference_if_absent(self, reference: ModelReference) -> ModelReference:
+        """Set the reference unless the model has one; either way, the one it has now (first writer wins)."""
+        await self._redis.set(keys.reference(reference.model_id), reference.to_json(), nx=True)
+        current = await self.get_reference(reference.model_id)
+        assert current is not None
+        await self._redis.delete(keys.warmup_events(reference.model_id))
+        return current
 
     async def closable_windows(self, model_id: str, *, window_seconds: int, lateness_seconds: int) -> list[int]:
         """Open windows whose end plus the allowed lateness is behind the model's event-time horizon:

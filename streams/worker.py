@@ -9,7 +9,7 @@ import faust
 from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings
 from driftline.streams.app import create_app
-from driftline.streams.processor import WindowOptions
+from driftline.streams.monitors import WindowOptions
 from driftline.streams.topics import ensure_topics
 
 

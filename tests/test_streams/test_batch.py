@@ -102,3 +102,14 @@ def test_predictions_are_kept_per_day_for_models_that_join_labels() -> None:
     (batch,) = plan_batch(decoded, topic=TOPIC, models=models).model_batches
     assert batch.predictions == {0: {"p0": b"0.5"}, 1: {"p1": b"0.5", "p2": b"0.5"}}
     assert batch.keep_predictions_seconds == 3600
+
+
+def test_a_warming_model_gets_warmup_rows_not_dead_letters() -> None:
+    records = [Record(2, 10 + i, event(i, float(i), model="new")) for i in range(3)]
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    result = plan_batch(decoded, topic=TOPIC, models={}, warming={"new"}, applied={("new", 2): 10})
+    assert result.dead_letters == [] and result.model_batches == []
+    (warm,) = result.warmups
+    assert (warm.model_id, warm.partition, warm.min_offset, warm.max_offset) == ("new", 2, 11, 12)
+    rows = [orjson.loads(r) for r in warm.rows]
+    assert rows == [{"x": 1.0, "__prediction__": 0.5}, {"x": 2.0, "__prediction__": 0.5}]

@@ -1,0 +1,56 @@
+"""A model without training data: its first production events become its reference (warm-up),
+and drift after them alerts as usual; every event is either in the reference or in a window, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftline.config.events import DriftAlert
+from driftline.config.settings import Settings
+from driftline.streams.codec import decode
+from driftline.streams.simulate import EPOCH, FraudSimulator
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess
+
+from .test_end_to_end import read_topic, wait_until
+from .test_monitor import counted_events, produce
+
+pytestmark = pytest.mark.integration
+
+
+async def test_warmup_reference_from_the_first_events_then_drift_alerts(settings: Settings, tmp_path: Path) -> None:
+    sim = FraudSimulator(model_id=f"warm-{settings.app_id[-8:]}", seed=9)
+    windows, drift = 13, range(6, 9)
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    traffic = (
+        e for w in range(windows)
+        for e in sim.events(window=w, n=1000, shift={"amount": 1.0} if w in drift else None)
+    )
+    try:
+        args = ["--warmup-events", "3000"]
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=args) as worker:
+            produced = await produce(settings, traffic)
+
+            async def closed() -> bool:
+                assert worker.alive(), worker.log_tail()
+                return await store.closed_window_count(sim.model_id) >= 7
+
+            await wait_until(closed, 120, "the warm-up reference and the windows after it")
+            reference = await store.get_reference(sim.model_id)
+            assert reference is not None and reference.version.startswith("warmup-")
+            in_reference = sum(reference.features["amount"].counts)
+            assert 3000 <= in_reference <= 6000
+            assert reference.features["channel"].kind == "categorical"
+            assert reference.features["__prediction__"].kind == "numeric"
+            assert await counted_events(store, sim.model_id, windows) + in_reference == produced
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 2)]
+        story = [(a.feature, a.state, int((a.window.start.timestamp() - EPOCH.timestamp()) // 60)) for a in alerts]
+        assert story == [("amount", "firing", 6), ("amount", "resolved", 10)]
+        published = await read_topic(settings, settings.topics.references, 1)
+        assert published and published[-1] == reference.to_json()  # the durable copy is the one in use
+    finally:
+        await store.close()
