@@ -27,9 +27,10 @@ def format_alert(alert: DriftAlert) -> str:
     w = alert.window
     span = f"{w.start:%Y-%m-%d %H:%M}-{w.end:%H:%M} UTC"
     relation = ">=" if alert.statistic >= alert.threshold else "<"
+    gate = f" (p={alert.p_value:.1e})" if alert.p_value is not None else ""
     return (
         f"{alert.severity.upper()} {alert.state:<7} {alert.model_id} / {alert.feature}: "
-        f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:g}  window {span}  "
+        f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:g}{gate}  window {span}  "
         f"n={alert.n_current} vs ref {alert.n_reference}"
     )
 

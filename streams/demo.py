@@ -1,9 +1,11 @@
 """``driftline demo``: a drifting fraud model watched end to end on real Kafka and Redis.
 
 Starts the local stack (or uses ``DRIFTLINE_KAFKA_BOOTSTRAP`` / ``DRIFTLINE_REDIS_URL``),
-sets the model's reference from simulated training data, starts a worker
-process, replays a stream in which two features drift partway, prints every
-alert as it arrives, and stops everything on exit, Ctrl-C included.
+sets the model's reference from simulated training data (numeric and categorical
+features and the score), starts a worker process, replays a stream in which two
+numeric features and one categorical feature drift partway (and with them the
+model's scores), prints every alert as it arrives, and stops everything on exit,
+Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from driftline.config.events import DriftAlert
+from driftline.config.events import PREDICTION_FEATURE, DriftAlert
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, external_services, load_settings
-from driftline.detectors.reference import ModelReference
 from driftline.streams.alerts_tail import format_alert
 from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
@@ -35,6 +36,9 @@ from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
 DRIFTED = {"amount": 1.0, "merchant_risk_score": 0.8}
+CATEGORY_DRIFT = {"channel": ("pos", 0.5)}
+# The score is computed from merchant_risk_score, so it drifts with it: prediction (prior) drift.
+EXPECTED = sorted([*DRIFTED, *CATEGORY_DRIFT, PREDICTION_FEATURE])
 WINDOW_SECONDS = 60
 
 
@@ -75,13 +79,16 @@ async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
     await ensure_topics(settings)
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
     try:
-        await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
-        print(f"reference set for {sim.model_id}: {len(sim.reference_sample(10))} numeric features, 10 bins each")
+        reference = sim.reference()
+        await store.put_reference(reference)
+        kinds = [f.kind for name, f in reference.features.items() if name != PREDICTION_FEATURE]
+        print(f"reference set for {sim.model_id}: {kinds.count('numeric')} numeric features (10 bins each), "
+              f"{kinds.count('categorical')} categorical, and the score ({PREDICTION_FEATURE})")
         alerts_seen: list[DriftAlert] = []
         consumer = await _alerts_consumer(settings)
         with WorkerProcess(settings, log_path=workdir / "worker.log", window_seconds=WINDOW_SECONDS) as worker:
             print(f"worker started (pid {worker.pid}); replaying {options.windows} windows "
-                  f"of {options.events_per_window} events, drift in {sorted(DRIFTED)} "
+                  f"of {options.events_per_window} events, drift in {sorted([*DRIFTED, *CATEGORY_DRIFT])} "
                   f"in windows {options.drift_at}-{options.drift_end - 1}")
             printer = asyncio.create_task(_print_alerts(consumer, sim.model_id, alerts_seen, settings))
             produced = await _produce(settings, sim, options)
@@ -97,7 +104,7 @@ async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
     firing = sorted({a.feature for a in alerts_seen if a.state == "firing"})
     resolved = sorted({a.feature for a in alerts_seen if a.state == "resolved"})
     print(f"\nfired on {firing or 'no feature'}, resolved on {resolved or 'no feature'}; "
-          f"the drift was injected in {sorted(DRIFTED)}.")
+          f"expected {EXPECTED} (the score follows merchant_risk_score).")
     if not done:
         print(f"the worker did not close every window in {options.timeout_seconds:.0f}s; see its log", file=sys.stderr)
         return 1
@@ -129,10 +136,12 @@ async def _produce(settings: Settings, sim: FraudSimulator, options: DemoOptions
     count = 0
     try:
         for window in range(options.windows):
-            shift = DRIFTED if options.drift_at <= window < options.drift_end else None
+            drifting = options.drift_at <= window < options.drift_end
+            events = sim.events(window=window, n=options.events_per_window, shift=DRIFTED if drifting else None,
+                                category_shift=CATEGORY_DRIFT if drifting else None)
             sends = [
                 await producer.send(settings.topics.predictions, orjson.dumps(event), key=sim.model_id.encode())
-                for event in sim.events(window=window, n=options.events_per_window, shift=shift)
+                for event in events
             ]
             await asyncio.gather(*sends)
             count += len(sends)
