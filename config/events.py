@@ -116,6 +116,7 @@ class DriftAlert(_Output):
     alert_id: Name
     model_id: ModelId
     feature: Name = Field(description=f"A feature name, {PREDICTION_FEATURE!r} or {PERFORMANCE_FEATURE!r}.")
+    segment: dict[Name, str] | None = Field(None, description="The segment (key and value) monitored apart, if any.")
     detector: Name
     statistic: float
     threshold: float

@@ -15,9 +15,10 @@ Example (TOML)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 NUMERIC_TESTS = frozenset({"psi", "ks", "wasserstein", "jensen_shannon", "hellinger"})
 CATEGORICAL_TESTS = frozenset({"psi", "chi_square", "jensen_shannon", "hellinger"})
@@ -51,7 +52,21 @@ class CategoricalFeature(_Spec):
         return self
 
 
-Feature = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="kind")]
+def _kind_or(default: str) -> Callable[[object], str | None]:
+    """The ``kind`` of a raw or built spec object, ``default`` when it says none."""
+
+    def kind(value: object) -> str | None:
+        if isinstance(value, dict):
+            return value.get("kind", default)
+        return getattr(value, "kind", None)
+
+    return kind
+
+
+Feature = Annotated[
+    Annotated[NumericFeature, Tag("numeric")] | Annotated[CategoricalFeature, Tag("categorical")],
+    Discriminator(_kind_or("numeric")),
+]
 
 
 class TumblingWindow(_Spec):
@@ -78,7 +93,11 @@ class CountWindow(_Spec):
     size: int = Field(gt=0, description="Events per window.")
 
 
-Window = Annotated[TumblingWindow | SlidingWindow | CountWindow, Field(discriminator="kind")]
+Window = Annotated[
+    Annotated[TumblingWindow, Tag("tumbling")] | Annotated[SlidingWindow, Tag("sliding")]
+    | Annotated[CountWindow, Tag("count")],
+    Discriminator(_kind_or("tumbling")),
+]
 
 
 class Thresholds(_Spec):

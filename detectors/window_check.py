@@ -65,6 +65,13 @@ class FeatureWindow:
     gate: WindowVerdict | None
     reference: tuple[float, ...]
     current: tuple[float, ...]
+    segment: str | None = None
+    """``key=value`` when this is one segment's window of the feature."""
+
+    @property
+    def key(self) -> str:
+        """The feature, or ``feature|key=value`` for a segment: what alert states and statistics are kept under."""
+        return self.feature if self.segment is None else f"{self.feature}|{self.segment}"
 
     @property
     def n_current(self) -> int:
@@ -116,19 +123,31 @@ def compare_window(
     [('x', 'psi', 'critical')]
     """
     evidence: list[FeatureEvidence] = []
-    shapes: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    shapes: dict[str, tuple[str, str | None, tuple[float, ...], tuple[float, ...]]] = {}
     for name, feature_spec in monitored_features(spec, reference).items():
         feature_ref = reference.features[name]
         ref = np.asarray(feature_ref.counts, dtype=np.float64)
-        cur = bin_vector(feature_ref, counts.get(name, {}))
-        if cur.sum() <= 0 or ref.sum() <= 0:
-            continue
-        effect, gate = _run_tests(feature_ref, feature_spec, spec.thresholds, ref, cur)
-        evidence.append(FeatureEvidence(name, effect, gate))
-        shapes[name] = (_proportions(ref), _proportions(cur))
+        for segment in (None, *_segments_of(name, counts)):
+            key = name if segment is None else f"{name}|{segment}"
+            cur = bin_vector(feature_ref, counts.get(key, {}))
+            if cur.sum() <= 0 or ref.sum() <= 0:
+                continue
+            effect, gate = _run_tests(feature_ref, feature_spec, spec.thresholds, ref, cur)
+            evidence.append(FeatureEvidence(key, effect, gate))
+            shapes[key] = (name, segment, _proportions(ref), _proportions(cur))
     thresholds = spec.thresholds
     decided = decide(evidence, DecisionRule(thresholds.p_value, thresholds.correction, thresholds.min_samples))
-    return [FeatureWindow(e.feature, decided[e.feature], e.gate, *shapes[e.feature]) for e in evidence]
+    results = []
+    for e in evidence:
+        name, segment, ref_shape, cur_shape = shapes[e.feature]
+        results.append(FeatureWindow(name, decided[e.feature], e.gate, ref_shape, cur_shape, segment))
+    return results
+
+
+def _segments_of(name: str, counts: Mapping[str, object]) -> list[str]:
+    """The segments (``key=value``) this window holds counts of the feature for."""
+    prefix = f"{name}|"
+    return sorted(k[len(prefix):] for k in counts if k.startswith(prefix))
 
 
 def _run_tests(
@@ -197,8 +216,8 @@ def window_alerts(
     alerts = []
     for result in results:
         observation = Observation(result.severity, result.n_current, result.verdict.statistic)
-        state, transition = step(policy, states.get(result.feature, AlertState()), observation, end.timestamp())
-        new_states[result.feature] = state
+        state, transition = step(policy, states.get(result.key, AlertState()), observation, end.timestamp())
+        new_states[result.key] = state
         if transition is not None:
             alerts.append(_alert(reference, result, transition, start, end))
     return new_states, alerts
@@ -221,7 +240,7 @@ def _alert(
     return DriftAlert(
         alert_id=alert_id(
             model_id=reference.model_id,
-            feature=result.feature,
+            feature=result.key,
             detector=verdict.test,
             window_start=start,
             window_end=end,
@@ -230,6 +249,7 @@ def _alert(
         ),
         model_id=reference.model_id,
         feature=result.feature,
+        segment=dict([result.segment.split("=", 1)]) if result.segment is not None else None,
         detector=verdict.test,
         statistic=verdict.statistic if math.isfinite(verdict.statistic) else 0.0,
         threshold=result.threshold_for(transition.severity),

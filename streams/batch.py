@@ -66,10 +66,18 @@ class DecodedBatch:
     features: list[dict[str, Any]] = field(default_factory=list)
     prediction_ids: list[str] = field(default_factory=list)
     predictions: list[Any] = field(default_factory=list)
+    segments: list[dict[str, str] | None] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     def add(
-        self, rec: Record, model_id: str, ts: float, features: dict[str, Any], prediction_id: str, prediction: Any
+        self,
+        rec: Record,
+        model_id: str,
+        ts: float,
+        features: dict[str, Any],
+        prediction_id: str,
+        prediction: Any,
+        segment: dict[str, str] | None = None,
     ) -> None:
         self.records.append(rec)
         self.model_ids.append(model_id)
@@ -77,6 +85,7 @@ class DecodedBatch:
         self.features.append(features)
         self.prediction_ids.append(prediction_id)
         self.predictions.append(prediction)
+        self.segments.append(segment)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class ModelIngest:
     reference: ModelReference
     window_seconds: int
     keep_predictions_seconds: int = 0
+    segments: tuple[str, ...] = ()
+    """Segment keys monitored apart: counts also go to ``<feature>|<key>=<value>`` fields."""
 
 
 @dataclass
@@ -134,7 +145,8 @@ def decode_batch(records: Iterable[Record], *, topic: str, max_bytes: int) -> De
         except InvalidEvent as exc:
             batch.dead_letters.append(_dead(rec, topic, exc.reason))
             continue
-        batch.add(rec, event.model_id, event.ts.timestamp(), event.features, event.prediction_id, event.prediction)
+        batch.add(rec, event.model_id, event.ts.timestamp(), event.features, event.prediction_id, event.prediction,
+                  event.segment)
     return batch
 
 
@@ -203,18 +215,36 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
     for w, n in enumerate(np.bincount(local, minlength=window_ids.size)):
         per_window[w][COUNT_FIELD] = int(n)
     maps = [decoded.features[i] for i in rows]
+    groups = _segment_groups(decoded, rows, model.segments)
     for name, feature in model.reference.features.items():
         if name == PREDICTION_FEATURE:
             values = [_prediction_value(decoded.predictions[i], feature) for i in rows]
         else:
             values = [m.get(name) for m in maps]
-        _add_feature_counts(per_window, name, _bin_indices(feature, values), feature.n_bins, local)
+        bins = _bin_indices(feature, values)
+        _add_feature_counts(per_window, name, bins, feature.n_bins, local)
+        for segment, mask in groups.items():
+            _add_feature_counts(per_window, f"{name}|{segment}", bins[mask], feature.n_bins, local[mask])
+    for segment, mask in groups.items():
+        for w, n in enumerate(np.bincount(local[mask], minlength=window_ids.size)):
+            if n:
+                per_window[w][f"{COUNT_FIELD}|{segment}"] = int(n)
     if model.keep_predictions_seconds > 0:
         batch.keep_predictions_seconds = model.keep_predictions_seconds
         for i in rows:
             day = batch.predictions.setdefault(keys.prediction_bucket(decoded.times[i]), {})
             day[decoded.prediction_ids[i]] = orjson.dumps(decoded.predictions[i])
     return batch
+
+
+def _segment_groups(decoded: DecodedBatch, rows: list[int], segment_keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """``key=value`` -> a mask of the rows in that segment, for each monitored segment key."""
+    groups: dict[str, np.ndarray] = {}
+    for key in segment_keys:
+        values = [(decoded.segments[i] or {}).get(key) for i in rows]
+        for value in {v for v in values if v is not None}:
+            groups[f"{key}={value}"] = np.fromiter((v == value for v in values), dtype=bool, count=len(values))
+    return groups
 
 
 def _bin_indices(feature: AnyFeatureReference, values: list[Any]) -> np.ndarray:

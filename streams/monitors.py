@@ -73,8 +73,6 @@ def check_supported(specs: dict[str, ModelSpec]) -> None:
             WindowLayout.of(spec.window)
         except UnsupportedSpec as exc:
             raise UnsupportedSpec(f"model {model_id}: {exc}") from None
-        if spec.segments:
-            raise UnsupportedSpec(f"model {model_id}: segments are not monitored separately by the worker yet")
         if spec.thresholds.ert_windows is not None:
             raise UnsupportedSpec(f"model {model_id}: thresholds.ert_windows is not applied by the worker yet; "
                                   "set the thresholds (see driftline.detectors.calibration to derive them)")
@@ -99,4 +97,4 @@ class ModelMonitor:
 
     def ingest(self) -> ModelIngest:
         keep = int(self.spec.label_ttl_seconds) if self.spec.join_labels else 0
-        return ModelIngest(self.reference, self.layout.bucket_seconds, keep)
+        return ModelIngest(self.reference, self.layout.bucket_seconds, keep, self.spec.segments)

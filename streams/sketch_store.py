@@ -207,6 +207,8 @@ class SketchStore:
                 if name == COUNT_FIELD:
                     n_events += int(value_b)
                     continue
+                if name.startswith(COUNT_FIELD):  # a segment's event count
+                    continue
                 feature, _, bin_name = name.rpartition(":")
                 bins = features.setdefault(feature, {})
                 bins[bin_name] = bins.get(bin_name, 0) + int(value_b)
@@ -256,7 +258,7 @@ class SketchStore:
 
 def _latest_mapping(window_id: int, window_end: float, results: Sequence[FeatureWindow]) -> dict[str, str]:
     return {
-        r.feature: json.dumps({
+        r.key: json.dumps({
             "window": window_id,
             "window_end": window_end,
             "test": r.verdict.test,

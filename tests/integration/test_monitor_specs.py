@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,41 @@ def test_a_bad_spec_stops_the_worker_with_the_file_and_field(settings: Settings,
         capture_output=True, text=True, env=_worker_env(settings), check=False, timeout=60,
     )
     assert result.returncode == 2 and "model m2: 'count' windows are not supported" in result.stderr
+
+
+async def test_a_drift_confined_to_one_segment_alerts_for_that_segment(settings: Settings, tmp_path: Path) -> None:
+    sim = FraudSimulator(model_id=f"seg-{settings.app_id[-8:]}", seed=4)
+    spec = tmp_path / "segments.yaml"
+    spec.write_text(f"models:\n  {sim.model_id}:\n    segments: [region]\n    window: {{size_seconds: 60}}\n"
+                    "    features:\n      amount: {kind: numeric}\n      channel: {kind: categorical}\n")
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(sim.reference())
+    windows = 8
+
+    def traffic() -> Iterator[dict[str, object]]:
+        for w in range(windows):
+            for region, n, shift in (("eu", 300, {"amount": 1.5} if 3 <= w < 5 else None), ("us", 1200, None)):
+                for event in sim.events(window=w, n=n, shift=shift):
+                    event_id = f"{event['prediction_id']}-{region}"
+                    yield {**event, "prediction_id": event_id, "segment": {"region": region}}
+
+    try:
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--spec", str(spec)]) as worker:
+            produced = await produce(settings, traffic())
+
+            async def closed() -> bool:
+                assert worker.alive(), worker.log_tail()
+                return await store.closed_window_count(sim.model_id) >= windows - 1
+
+            await wait_until(closed, 120, "every window to close")
+            first = int(EPOCH.timestamp()) // 60
+            counted = sum([(await store.read_window(sim.model_id, first + w)).n_events for w in range(windows)])
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 2)]
+    finally:
+        await store.close()
+    assert counted == produced  # segment fields do not count events twice
+    story = [(a.feature, a.segment, a.state) for a in alerts]
+    assert ("amount", {"region": "eu"}, "firing") in story and ("amount", {"region": "eu"}, "resolved") in story
+    assert all(a.segment == {"region": "eu"} or a.segment is None for a in alerts)
+    assert all(a.feature == "amount" for a in alerts)

@@ -78,3 +78,24 @@ def test_binned_ks_and_wasserstein_stay_close_to_the_exact_ones(shift: float) ->
     binned_w = binned_wasserstein(feature.edges, feature.counts, cur)
     # Conservative too: mass moving inside a bin or beyond the outer edges is unseen.
     assert exact_w - 0.2 <= binned_w <= exact_w + 0.02
+
+
+def test_segments_are_judged_apart_from_the_whole() -> None:
+    from datetime import UTC, datetime
+
+    from driftline.detectors.policies.alert_policy import AlertPolicy
+    from driftline.detectors.window_check import window_alerts
+
+    eu = counts_of("x", RNG.normal(1.0, 1, 1000))  # drifted, but only in one segment
+    us = counts_of("x", RNG.normal(0, 1, 5000))
+    whole = {b: eu.get(b, 0) + us.get(b, 0) for b in set(eu) | set(us)}
+    window = {"x": whole, "x|region=eu": eu, "x|region=us": us}
+    results = {r.key: r for r in compare_window(REFERENCE, spec(), window)}
+    assert set(results) == {"x", "x|region=eu", "x|region=us"}
+    assert results["x|region=eu"].severity == "critical" and results["x|region=us"].severity is None
+    assert results["x|region=eu"].feature == "x" and results["x|region=eu"].segment == "region=eu"
+    t0, t1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    states, alerts = window_alerts(REFERENCE, list(results.values()), {}, AlertPolicy(), start=t0, end=t1)
+    segment_alerts = [a for a in alerts if a.segment is not None]
+    assert [(a.feature, a.segment) for a in segment_alerts] == [("x", {"region": "eu"})]
+    assert "x|region=eu" in states and states["x|region=eu"].firing

@@ -113,3 +113,21 @@ def test_a_warming_model_gets_warmup_rows_not_dead_letters() -> None:
     assert (warm.model_id, warm.partition, warm.min_offset, warm.max_offset) == ("new", 2, 11, 12)
     rows = [orjson.loads(r) for r in warm.rows]
     assert rows == [{"x": 1.0, "__prediction__": 0.5}, {"x": 2.0, "__prediction__": 0.5}]
+
+
+def test_segment_counts_go_to_their_own_fields_beside_the_whole() -> None:
+    def segmented(i: int, x: float, region: str | None) -> bytes:
+        return orjson.dumps({"model_id": "m1", "model_version": "1", "prediction_id": f"p{i}", "ts": 1.0,
+                             "features": {"x": x}, "prediction": 0.5,
+                             "segment": {"region": region} if region else None})
+
+    rows = [(1.0, "eu"), (99.0, "eu"), (30.0, "us"), (60.0, None)]
+    records = [Record(0, i, segmented(i, x, region)) for i, (x, region) in enumerate(rows)]
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    models = {"m1": ModelIngest(REFERENCE, 60, segments=("region",))}
+    (batch,) = plan_batch(decoded, topic=TOPIC, models=models).model_batches
+    assert batch.windows[0] == {
+        COUNT_FIELD: 4, "x:0": 1, "x:3": 1, "x:1": 1, "x:2": 1,
+        "x|region=eu:0": 1, "x|region=eu:3": 1, "x|region=us:1": 1,
+        f"{COUNT_FIELD}|region=eu": 2, f"{COUNT_FIELD}|region=us": 1,
+    }
