@@ -10,8 +10,10 @@ the reference sample itself, each compared with the reference histogram.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -92,3 +94,55 @@ def bootstrap_statistics(
         np.add.at(counts, (np.repeat(np.arange(rows), window_size), drawn.ravel()), 1)
         out[start : start + rows] = [fn(reference.counts, row) for row in counts]
     return out
+
+
+CALIBRATED_TESTS = ("psi", "jensen_shannon", "hellinger")
+
+
+def binned_threshold(test: str, reference_counts: tuple[int, ...], *, window_size: int, ert_windows: float) -> float:
+    """The ``1 - 1/ERT`` quantile of ``test`` for windows of ``window_size`` values drawn from the
+    reference's own bin proportions (multinomial bootstrap): the threshold that a window of that size
+    without drift crosses once in ``ert_windows`` windows on average.
+
+    What the worker uses for ``thresholds.ert_windows``: it only has the binned reference, and the
+    statistics are computed on those bins. Deterministic (seeded by its inputs) and cached, with the
+    window size rounded to two significant digits, so a replayed window gets the same threshold.
+
+    >>> t = binned_threshold("psi", (100,) * 10, window_size=1000, ert_windows=100)
+    >>> 0.01 < t < 0.05
+    True
+    >>> t == binned_threshold("psi", (100,) * 10, window_size=1004, ert_windows=100)
+    True
+    """
+    if test not in CALIBRATED_TESTS:
+        raise ValueError(f"cannot calibrate {test!r}; calibrated tests: {', '.join(CALIBRATED_TESTS)}")
+    if ert_windows <= 1:
+        raise ValueError("ert_windows must be greater than 1")
+    size = int(float(f"{max(window_size, 1):.2g}"))
+    return _binned_threshold(test, tuple(int(c) for c in reference_counts), size, float(ert_windows))
+
+
+@lru_cache(maxsize=4096)
+def _binned_threshold(test: str, reference_counts: tuple[int, ...], window_size: int, ert_windows: float) -> float:
+    ref = np.asarray(reference_counts, dtype=np.float64)
+    p = ref / ref.sum()
+    seed = zlib.crc32(repr((test, reference_counts, window_size, ert_windows)).encode())
+    n_boot = int(min(20 * ert_windows, 50_000))
+    draws = np.random.default_rng(seed).multinomial(window_size, p, size=n_boot) / window_size
+    values = _row_statistics(test, p, draws)
+    return float(np.quantile(values, 1.0 - 1.0 / ert_windows, method="higher"))
+
+
+def _row_statistics(test: str, p: np.ndarray, q: np.ndarray, epsilon: float = 1e-4) -> np.ndarray:
+    """``test`` between proportions ``p`` and every row of ``q``, vectorised (same formulas as
+    :mod:`driftline.detectors.stats`)."""
+    if test == "psi":
+        pf, qf = np.maximum(p, epsilon), np.maximum(q, epsilon)
+        return np.sum((qf - pf) * np.log(qf / pf), axis=1)
+    if test == "hellinger":
+        return np.sqrt(np.maximum(1.0 - np.sqrt(p * q).sum(axis=1), 0.0))
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
+        kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum(axis=1)
+    return np.sqrt(np.maximum((kl_p + kl_q) / 2, 0.0))

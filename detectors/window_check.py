@@ -25,6 +25,7 @@ import numpy as np
 
 from driftline.config.events import CategoricalEvidence, DriftAlert, HistogramEvidence, TimeWindow
 from driftline.config.monitor_spec import Feature, ModelSpec, Thresholds
+from driftline.detectors.calibration import CALIBRATED_TESTS, binned_threshold
 from driftline.detectors.decision import DecisionRule, FeatureEvidence, decide
 from driftline.detectors.ids import alert_id
 from driftline.detectors.monitoring import monitored_features
@@ -170,12 +171,15 @@ def _run_test(
     test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
 ) -> WindowVerdict | None:
     r, c = _Counts(ref), _Counts(cur)
+    calibrated = _calibrated(test, ref, cur, thresholds)
     if test == "psi":
+        if calibrated is not None:  # one calibrated threshold: no separate warning band
+            return psi_test(r, c, warning=calibrated, critical=calibrated)
         return psi_test(r, c, warning=thresholds.psi_warning, critical=thresholds.psi_critical)
     if test == "jensen_shannon":
-        return js_test(r, c, threshold=thresholds.jensen_shannon)
+        return js_test(r, c, threshold=calibrated or thresholds.jensen_shannon)
     if test == "hellinger":
-        return hellinger_test(r, c, threshold=thresholds.hellinger)
+        return hellinger_test(r, c, threshold=calibrated or thresholds.hellinger)
     if test == "chi_square":
         return chi_square_test(r, c, alpha=thresholds.p_value)
     if isinstance(reference, CategoricalReference):
@@ -185,6 +189,15 @@ def _run_test(
     if test == "wasserstein":
         return binned_wasserstein_test(reference.edges, ref, cur, threshold=thresholds.wasserstein)
     raise ValueError(f"unknown window test {test!r}")
+
+
+def _calibrated(test: str, ref: np.ndarray, cur: np.ndarray, thresholds: Thresholds) -> float | None:
+    """With ``ert_windows``, the effect threshold for a window of this size (see
+    :func:`~driftline.detectors.calibration.binned_threshold`); else None (the fixed thresholds)."""
+    if thresholds.ert_windows is None or test not in CALIBRATED_TESTS:
+        return None
+    return binned_threshold(test, tuple(int(x) for x in ref), window_size=int(cur.sum()),
+                            ert_windows=thresholds.ert_windows)
 
 
 def _proportions(counts: np.ndarray) -> tuple[float, ...]:

@@ -73,9 +73,6 @@ def check_supported(specs: dict[str, ModelSpec]) -> None:
             WindowLayout.of(spec.window)
         except UnsupportedSpec as exc:
             raise UnsupportedSpec(f"model {model_id}: {exc}") from None
-        if spec.thresholds.ert_windows is not None:
-            raise UnsupportedSpec(f"model {model_id}: thresholds.ert_windows is not applied by the worker yet; "
-                                  "set the thresholds (see driftline.detectors.calibration to derive them)")
         for online in spec.online:
             if online.stream != "error":
                 raise UnsupportedSpec(f"model {model_id}: online detector {online.detector} on the {online.stream} "

@@ -99,3 +99,21 @@ def test_segments_are_judged_apart_from_the_whole() -> None:
     segment_alerts = [a for a in alerts if a.segment is not None]
     assert [(a.feature, a.segment) for a in segment_alerts] == [("x", {"region": "eu"})]
     assert "x|region=eu" in states and states["x|region=eu"].firing
+
+
+def test_ert_thresholds_follow_the_window_size_and_hold_the_false_alarm_rate() -> None:
+    from driftline.detectors.calibration import binned_threshold
+
+    calibrated = spec(ert_windows=200)
+    feature = REFERENCE.features["y"]
+    small = binned_threshold("psi", feature.counts, window_size=300, ert_windows=200)
+    large = binned_threshold("psi", feature.counts, window_size=30_000, ert_windows=200)
+    assert small > 10 * large  # the noise of PSI shrinks about as 1/n
+    rng = np.random.default_rng(11)
+    p = np.asarray(feature.counts) / sum(feature.counts)
+    fired = 0
+    for _ in range(2000):  # windows without drift, drawn like the reference
+        window = {"y": {str(b): int(n) for b, n in enumerate(rng.multinomial(3000, p)) if n}}
+        (result,) = [r for r in compare_window(REFERENCE, calibrated, window) if r.feature == "y"]
+        fired += result.verdict.statistic >= result.verdict.threshold
+    assert 2 <= fired <= 25  # about 2000 / 200 = 10 exceedances of the effect threshold
