@@ -125,6 +125,7 @@ class OnlineDetectorSpec(_Spec):
     stream: Literal["prediction", "error", "feature"]
     feature: str | None = None
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    resolve_after: int = Field(1000, ge=1, description="Values in a row without a detection that resolve an alert.")
 
     @model_validator(mode="after")
     def _fits_its_stream(self) -> OnlineDetectorSpec:

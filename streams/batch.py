@@ -50,6 +50,10 @@ class ModelBatch:
     predictions: dict[int, dict[str, bytes]] = field(default_factory=dict)
     """Per UTC day (:func:`driftline.streams.keys.prediction_bucket`): prediction_id -> prediction JSON."""
     keep_predictions_seconds: int = 0
+    online_values: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Per online detector (its index in the spec): the finite values fed to it, and their event times."""
+    online_states: dict[str, bytes] = field(default_factory=dict)
+    """Online detector states to store with this batch (filled by the processor)."""
 
     @property
     def n_events(self) -> int:
@@ -98,6 +102,8 @@ class ModelIngest:
     keep_predictions_seconds: int = 0
     segments: tuple[str, ...] = ()
     """Segment keys monitored apart: counts also go to ``<feature>|<key>=<value>`` fields."""
+    online: tuple[tuple[int, str | None], ...] = ()
+    """Online detectors on real-valued streams: (index in the spec, feature, or None for the prediction)."""
 
 
 @dataclass
@@ -229,6 +235,13 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
         for w, n in enumerate(np.bincount(local[mask], minlength=window_ids.size)):
             if n:
                 per_window[w][f"{COUNT_FIELD}|{segment}"] = int(n)
+    for index, feature_name in model.online:
+        if feature_name is None:
+            column = _column([p if not isinstance(p, str) else None for p in (decoded.predictions[i] for i in rows)])
+        else:
+            column = _column([m.get(feature_name) for m in maps])
+        finite = np.isfinite(column)
+        batch.online_values[index] = (column[finite], times[finite])
     if model.keep_predictions_seconds > 0:
         batch.keep_predictions_seconds = model.keep_predictions_seconds
         for i in rows:

@@ -56,6 +56,12 @@ def latest(model_id: str) -> str:
     return f"{_tag(model_id)}:latest"
 
 
+def online_states(model_id: str) -> str:
+    """Hash: ``<detector index>:<partition>`` -> an online detector's state bytes, and
+    ``<detector index>:<partition>:watch`` -> its alert state (JSON); written with the batch's watermark."""
+    return f"{_tag(model_id)}:online"
+
+
 def warmup_events(model_id: str) -> str:
     """List: the first production events of a model without a reference (JSON rows of features and
     ``__prediction__``), until there are enough to build its warm-up reference."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from driftline.config.monitor_spec import AlertPolicySpec, ModelSpec, SlidingWindow, Thresholds, TumblingWindow
+from driftline.detectors.online import make_detector
 from driftline.detectors.policies.alert_policy import AlertPolicy
 from driftline.detectors.reference import ModelReference
 from driftline.streams.batch import ModelIngest
@@ -67,16 +68,18 @@ class UnsupportedSpec(ValueError):
 
 
 def check_supported(specs: dict[str, ModelSpec]) -> None:
-    """Fail at start-up, naming the model, instead of silently ignoring part of a spec."""
+    """Fail at start-up, naming the model, instead of silently ignoring part of a spec (or failing later
+    on an online detector's parameters)."""
     for model_id, spec in specs.items():
+        for online in spec.online:
+            try:
+                make_detector(online.detector, **online.params)
+            except ValueError as exc:
+                raise UnsupportedSpec(f"model {model_id}: {exc}") from None
         try:
             WindowLayout.of(spec.window)
         except UnsupportedSpec as exc:
             raise UnsupportedSpec(f"model {model_id}: {exc}") from None
-        for online in spec.online:
-            if online.stream != "error":
-                raise UnsupportedSpec(f"model {model_id}: online detector {online.detector} on the {online.stream} "
-                                      "stream is not run by the worker yet (error-stream detectors are)")
 
 
 @dataclass(frozen=True)
@@ -94,4 +97,5 @@ class ModelMonitor:
 
     def ingest(self) -> ModelIngest:
         keep = int(self.spec.label_ttl_seconds) if self.spec.join_labels else 0
-        return ModelIngest(self.reference, self.layout.bucket_seconds, keep, self.spec.segments)
+        online = tuple((i, d.feature) for i, d in enumerate(self.spec.online) if d.stream != "error")
+        return ModelIngest(self.reference, self.layout.bucket_seconds, keep, self.spec.segments, online)

@@ -31,6 +31,7 @@ from driftline.detectors.window_check import compare_window, window_alerts
 from driftline.streams.batch import ModelBatch, Record, WarmupBatch, decode_batch, plan_batch
 from driftline.streams.codec import encode
 from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
+from driftline.streams.online_step import OnlineStep
 from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, SketchStore
 from driftline.streams.warmup import warmup_reference
 
@@ -59,6 +60,7 @@ class PredictionProcessor:
         self._specs = dict(specs or {})
         check_supported(self._specs)
         self._retry_delays = retry_delays
+        self._online = OnlineStep(store)
         self._references: dict[str, tuple[float, ModelMonitor | None]] = {}
 
     def spec_for(self, model_id: str) -> ModelSpec | None:
@@ -88,13 +90,15 @@ class PredictionProcessor:
             first = plan.dead_letters[0].reason
             log.warning("dead-lettered %d record(s); first reason: %s", len(plan.dead_letters), first)
         for batch in plan.model_batches:
-            await self._apply(batch)
+            await self._apply(monitors[batch.model_id], batch)
         for warmup in plan.warmups:
             await self._apply_warmup(warmup)
         for model_id in sorted({b.model_id for b in plan.model_batches}):
             await self._close_windows(monitors[model_id])
 
-    async def _apply(self, batch: ModelBatch) -> None:
+    async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
+        online_alerts = await self._online.run(monitor, batch)
+        await asyncio.gather(*(self._publish_alert(alert) for alert in online_alerts))
         result = await self._store.apply(batch)
         if result is ApplyResult.OVERLAPS_WATERMARK:
             # The planner filtered against the watermark it read; a concurrent

@@ -23,9 +23,10 @@ from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
 from driftline.streams.batch import COUNT_FIELD, ModelBatch, WarmupBatch
 
-# KEYS: watermarks, partition event times, open windows, closed windows, late counter,
+# KEYS: watermarks, partition event times, open windows, closed windows, late counter, online states,
 #       then one hash per window, then one predictions hash per day.
 # ARGV: partition, min offset, max offset, max event time, bucket ttl, number of windows, predictions ttl,
+#       number of online state fields, then field, state, ... (online detectors),
 #       then per window: window id, number of fields, field, increment, ...
 #       then per day: number of predictions, prediction id, prediction json, ...
 _APPLY_LUA = """
@@ -34,8 +35,13 @@ if wm >= tonumber(ARGV[3]) then return 0 end
 if wm >= tonumber(ARGV[2]) then return -1 end
 local ttl = tonumber(ARGV[5])
 local n_windows = tonumber(ARGV[6])
-local pos = 8
-for k = 6, 5 + n_windows do
+local n_online = tonumber(ARGV[8])
+local pos = 9
+for i = 0, n_online - 1 do
+  redis.call('HSET', KEYS[6], ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
+end
+pos = pos + 2 * n_online
+for k = 7, 6 + n_windows do
   local window_id = ARGV[pos]
   local n_fields = tonumber(ARGV[pos + 1])
   pos = pos + 2
@@ -52,7 +58,7 @@ for k = 6, 5 + n_windows do
   end
   pos = pos + 2 * n_fields
 end
-for k = 6 + n_windows, #KEYS do
+for k = 7 + n_windows, #KEYS do
   local n = tonumber(ARGV[pos])
   pos = pos + 1
   for i = 0, n - 1 do
@@ -138,6 +144,7 @@ class SketchStore:
             keys.open_windows(batch.model_id),
             keys.closed_windows(batch.model_id),
             keys.late_events(batch.model_id),
+            keys.online_states(batch.model_id),
             *(keys.window_counts(batch.model_id, w) for w in window_ids),
             *(keys.predictions(batch.model_id, day) for day in days),
         ]
@@ -145,8 +152,10 @@ class SketchStore:
         predictions_ttl = batch.keep_predictions_seconds + keys.PREDICTION_BUCKET_SECONDS
         args: list[str | int | float | bytes] = [
             batch.partition, batch.min_offset, batch.max_offset, repr(batch.max_event_time), self._ttl,
-            len(window_ids), predictions_ttl,
+            len(window_ids), predictions_ttl, len(batch.online_states),
         ]
+        for name, value in batch.online_states.items():
+            args += [name, value]
         for window_id in window_ids:
             counts = batch.windows[window_id]
             args += [window_id, len(counts)]
@@ -177,6 +186,11 @@ class SketchStore:
         assert current is not None
         await self._redis.delete(keys.warmup_events(reference.model_id))
         return current
+
+    async def online_states(self, model_id: str, fields: Sequence[str]) -> dict[str, bytes]:
+        """These fields of the model's online detector states (absent ones left out)."""
+        values = await self._redis.hmget(keys.online_states(model_id), list(fields)) if fields else []
+        return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
 
     async def closable_windows(self, model_id: str, *, window_seconds: int, lateness_seconds: int) -> list[int]:
         """Open windows whose end plus the allowed lateness is behind the model's event-time horizon:

@@ -127,3 +127,52 @@ async def test_a_drift_confined_to_one_segment_alerts_for_that_segment(settings:
     assert ("amount", {"region": "eu"}, "firing") in story and ("amount", {"region": "eu"}, "resolved") in story
     assert all(a.segment == {"region": "eu"} or a.segment is None for a in alerts)
     assert all(a.feature == "amount" for a in alerts)
+
+
+ONLINE_SPEC = """
+[models.{model}]
+window = {{ size_seconds = 60 }}
+features.amount = {{ kind = "numeric" }}
+online = [
+  {{ detector = "page_hinkley", stream = "prediction", resolve_after = 500 }},
+  {{ detector = "adwin", stream = "feature", feature = "amount", params = {{ delta = 0.0001 }}, resolve_after = 500 }},
+]
+"""
+
+
+async def test_online_detectors_on_the_score_and_a_feature_alert_when_they_change(
+    settings: Settings, tmp_path: Path
+) -> None:
+    sim = FraudSimulator(model_id=f"online-{settings.app_id[-8:]}", seed=8)
+    spec = tmp_path / "online.toml"
+    spec.write_text(ONLINE_SPEC.format(model=sim.model_id))
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(sim.reference())
+    windows, change_at = 8, 4
+    traffic = (
+        e for w in range(windows) for e in sim.events(
+            window=w, n=1000, shift={"amount": 1.0} if w >= change_at else None,
+            score_shift=1.5 if w >= change_at else 0.0,
+        )
+    )
+    try:
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--spec", str(spec)]) as worker:
+            await produce(settings, traffic)
+
+            async def closed() -> bool:
+                assert worker.alive(), worker.log_tail()
+                return await store.closed_window_count(sim.model_id) >= windows - 1
+
+            await wait_until(closed, 120, "every window to close")
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 4)]
+    finally:
+        await store.close()
+    online = [a for a in alerts if a.detector in {"page_hinkley", "adwin"}]
+    change = EPOCH.timestamp() + change_at * 60
+    for detector, feature in (("page_hinkley", "__prediction__"), ("adwin", "amount")):
+        story = [(a.state, a.window.end.timestamp()) for a in online if a.detector == detector]
+        assert [s for s, _ in story] == ["firing", "resolved"], story  # one change, detected once, then settled
+        assert change <= story[0][1] < change + 60  # detected within the first minute after the change
+        assert all(a.feature == feature for a in online if a.detector == detector)
+    assert len({a.alert_id for a in alerts}) == len(alerts)
