@@ -56,6 +56,21 @@ def latest(model_id: str) -> str:
     return f"{_tag(model_id)}:latest"
 
 
+def firing_alerts(model_id: str) -> str:
+    """Hash: ``feature|segment|detector`` -> the alert firing now (JSON), what the retrain policy weighs."""
+    return f"{_tag(model_id)}:firing"
+
+
+def retrain_state(model_id: str) -> str:
+    """String: the retrain policy's state (recent trigger times, the alerts behind the last trigger)."""
+    return f"{_tag(model_id)}:retrain"
+
+
+def executed_triggers(model_id: str) -> str:
+    """Set: trigger ids ``driftline triggers exec`` has run successfully (its idempotence)."""
+    return f"{_tag(model_id)}:triggers:done"
+
+
 def online_states(model_id: str) -> str:
     """Hash: ``<detector index>:<partition>`` -> an online detector's state bytes, and
     ``<detector index>:<partition>:watch`` -> its alert state (JSON); written with the batch's watermark."""

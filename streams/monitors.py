@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from driftline.config.monitor_spec import AlertPolicySpec, ModelSpec, SlidingWindow, Thresholds, TumblingWindow
 from driftline.detectors.online import make_detector
 from driftline.detectors.policies.alert_policy import AlertPolicy
+from driftline.detectors.policies.retrain_policy import RetrainPolicy
 from driftline.detectors.reference import ModelReference
 from driftline.streams.batch import ModelIngest
 
@@ -90,6 +91,7 @@ class ModelMonitor:
     spec: ModelSpec
     layout: WindowLayout
     policy: AlertPolicy
+    retrain: RetrainPolicy | None = None
 
     @property
     def model_id(self) -> str:

@@ -32,6 +32,7 @@ from driftline.streams.batch import ModelBatch, Record, WarmupBatch, decode_batc
 from driftline.streams.codec import encode
 from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
 from driftline.streams.online_step import OnlineStep
+from driftline.streams.retrain import RetrainStep, policy_of
 from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, SketchStore
 from driftline.streams.warmup import warmup_reference
 
@@ -61,6 +62,7 @@ class PredictionProcessor:
         check_supported(self._specs)
         self._retry_delays = retry_delays
         self._online = OnlineStep(store)
+        self._retrain = RetrainStep(store.redis, publish, settings.topics.retrain)
         self._references: dict[str, tuple[float, ModelMonitor | None]] = {}
 
     def spec_for(self, model_id: str) -> ModelSpec | None:
@@ -98,7 +100,9 @@ class PredictionProcessor:
 
     async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         online_alerts = await self._online.run(monitor, batch)
-        await asyncio.gather(*(self._publish_alert(alert) for alert in online_alerts))
+        if online_alerts:
+            await asyncio.gather(*(self._publish_alert(alert) for alert in online_alerts))
+            await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts, batch.max_event_time)
         result = await self._store.apply(batch)
         if result is ApplyResult.OVERLAPS_WATERMARK:
             # The planner filtered against the watermark it read; a concurrent
@@ -138,6 +142,7 @@ class PredictionProcessor:
             states = await self._store.alert_states(model_id)
             states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
             await asyncio.gather(*(self._publish_alert(alert) for alert in alerts))
+            await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
             await self._store.close_window(model_id, window_id, end.timestamp(), results, states)
 
     async def _publish_alert(self, alert: DriftAlert) -> None:
@@ -165,7 +170,7 @@ class PredictionProcessor:
             fire_after=spec.alert_policy.fire_after, resolve_after=spec.alert_policy.resolve_after,
             cooldown_seconds=spec.alert_policy.cooldown_seconds, min_samples=spec.thresholds.min_samples,
         )
-        return ModelMonitor(reference, spec, WindowLayout.of(spec.window), policy)
+        return ModelMonitor(reference, spec, WindowLayout.of(spec.window), policy, policy_of(spec.retrain_policy))
 
     async def _retrying(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
         attempt = 0

@@ -117,6 +117,11 @@ class SketchStore:
     def from_url(cls, url: str, **kwargs: object) -> SketchStore:
         return cls(aioredis.Redis.from_url(url), **kwargs)  # type: ignore[arg-type]
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The client, for the steps that keep state of their own beside the sketches."""
+        return self._redis
+
     async def close(self) -> None:
         await self._redis.aclose()
 

@@ -16,7 +16,13 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from driftline.config.events import PREDICTION_FEATURE, CategoricalEvidence, DriftAlert, HistogramEvidence
+from driftline.config.events import (
+    PREDICTION_FEATURE,
+    CategoricalEvidence,
+    DriftAlert,
+    HistogramEvidence,
+    RetrainTrigger,
+)
 from driftline.config.settings import Settings
 from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
@@ -113,6 +119,14 @@ async def test_covariate_and_prediction_drift_alert_on_exactly_the_drifted_featu
         assert {a.feature for a in prior_alerts} == {PREDICTION_FEATURE}
         assert [(a.state, window_of(a)) for a in prior_alerts] == [("firing", DRIFT_AT), ("resolved", DRIFT_END + 1)]
         assert len({a.alert_id for a in alerts}) == len(alerts)
+
+        # the default retrain policy: critical drift on 2 features, or on the prediction, triggers once each
+        raw_triggers = await read_topic(settings, settings.topics.retrain, 2)
+        triggers = [decode(v, RetrainTrigger, max_bytes=10**6) for v in raw_triggers]
+        assert sorted((t.model_id, t.policy) for t in triggers) == [
+            (covariate.model_id, "critical_features>=2"), (prior.model_id, "prediction_drift")]
+        firing_ids = {a.alert_id for a in alerts if a.state == "firing"}
+        assert all(set(t.alert_ids) <= firing_ids for t in triggers)
     finally:
         await store.close()
 
