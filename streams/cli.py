@@ -1,4 +1,5 @@
-"""The ``driftline`` command line: ``worker``, ``demo``, ``stack``, ``config show``, ``alerts tail``."""
+"""The ``driftline`` command line: ``worker``, ``demo``, ``status``, ``alerts tail``, ``triggers exec``,
+``reference build``, ``config show``, ``stack``."""
 
 from __future__ import annotations
 
@@ -66,6 +67,15 @@ def _build_parser() -> argparse.ArgumentParser:
     tail = alerts_sub.add_parser("tail", help="follow the alerts topic, readable")
     tail.add_argument("--from-beginning", action="store_true")
     tail.set_defaults(run=_alerts_tail)
+
+    triggers = sub.add_parser("triggers", help="retrain triggers")
+    triggers_sub = triggers.add_subparsers(metavar="ACTION")
+    exec_ = triggers_sub.add_parser("exec", help="run a command once per retrain trigger (trigger JSON on stdin)",
+                                    usage="driftline triggers exec [--group G] [--retries N] -- CMD [ARGS...]")
+    exec_.add_argument("--group", help="consumer group (default <app_id>.triggers-exec); one per kind of job")
+    exec_.add_argument("--retries", type=int, default=3, help="retries of a failing command before stopping")
+    exec_.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
+    exec_.set_defaults(run=_triggers_exec)
 
     reference = sub.add_parser("reference", help="model references (the baselines windows are compared with)")
     reference_sub = reference.add_subparsers(metavar="ACTION")
@@ -157,6 +167,18 @@ def _reference_build(args: argparse.Namespace) -> int:
     for name, why in sorted(columns.skipped.items()):
         print(f"  skipped {name}: {why}")
     return 0
+
+
+def _triggers_exec(args: argparse.Namespace) -> int:
+    from driftline.streams.triggers_exec import TriggerRunner
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        print("error: no command: driftline triggers exec -- CMD [ARGS...]", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    runner = TriggerRunner(load_settings(), command, group=args.group, retries=args.retries)
+    return asyncio.run(runner.run())
 
 
 def _names(csv_list: str) -> list[str]:
