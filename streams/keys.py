@@ -105,3 +105,11 @@ REFERENCE_PATTERN = f"{PREFIX}:{{*}}:ref"
 
 def model_of_reference_key(key: str) -> str:
     return key[len(PREFIX) + 2 : -len("}:ref")]
+
+
+def executed_triggers_for(model_id: str, group: str) -> str:
+    """Set: trigger ids one ``driftline triggers exec`` consumer group has run successfully (its idempotence).
+
+    One set per group, so each kind of job (retraining, a notification, ...) runs every trigger once.
+    """
+    return f"{_tag(model_id)}:triggers:done:{group}"

@@ -1,9 +1,11 @@
-"""`driftline triggers exec -- CMD`: the command runs once per trigger id, across duplicates,
-restarts and failures; a failing command leaves its trigger uncommitted for the next run."""
+"""`driftline triggers exec -- CMD`: the command runs once per trigger id and consumer group, across
+duplicates, restarts, failures and rebalances; a failing command leaves its trigger uncommitted for the
+next run, and a stop request is honoured between attempts."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from driftline.config.settings import Settings
 from driftline.streams.codec import encode
 from driftline.streams.kafka_client import client_options
 from driftline.streams.topics import ensure_topics
+from driftline.streams.triggers_exec import TriggerRunner
 from driftline.streams.worker_process import _worker_env
 
 pytestmark = pytest.mark.integration
@@ -44,9 +47,11 @@ async def send(settings: Settings, values: list[bytes]) -> None:
         await producer.stop()
 
 
-def start(settings: Settings, script: str, *args: str, retries: int = 0) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "driftline.streams.cli", "triggers", "exec", "--retries", str(retries), "--",
-            sys.executable, "-c", script, *args]
+def start(
+    settings: Settings, script: str, *args: str, retries: int = 0, group: str | None = None
+) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "driftline.streams.cli", "triggers", "exec", "--retries", str(retries),
+            *(["--group", group] if group else []), "--", sys.executable, "-c", script, *args]
     return subprocess.Popen(argv, env=_worker_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
@@ -100,3 +105,55 @@ async def test_a_failing_command_is_retried_and_left_uncommitted(settings: Setti
     runner = start(settings, RECORD, str(ran))
     assert await wait_lines(ran, 1) == [f"{model}-t1 {model}-t1"]  # the next run picks it up
     stop(runner)
+
+
+async def test_each_group_runs_every_trigger_once(settings: Settings, tmp_path: Path) -> None:
+    await ensure_topics(settings)
+    model, retrain, notify = f"m-{settings.app_id[-8:]}", tmp_path / "retrain.txt", tmp_path / "notify.txt"
+    first = trigger(model, 1)
+    await send(settings, [encode(first)])
+    runner = start(settings, RECORD, str(retrain))
+    await wait_lines(retrain, 1)
+    stop(runner)
+    other = start(settings, RECORD, str(notify), group=f"{settings.app_id}.notify")  # another kind of job
+    assert await wait_lines(notify, 1) == [f"{first.trigger_id} {first.trigger_id}"]
+    stop(other)
+    assert read_lines(retrain) == [f"{first.trigger_id} {first.trigger_id}"]
+
+
+async def test_a_stop_during_the_retry_backoff_exits_at_once_uncommitted(settings: Settings, tmp_path: Path) -> None:
+    await ensure_topics(settings)
+    model, tried, ran = f"m-{settings.app_id[-8:]}", tmp_path / "tried.txt", tmp_path / "ran.txt"
+    await send(settings, [encode(trigger(model, 1))])
+    fail_noted = f"import sys; open({str(tried)!r}, 'a').write('x\\n'); sys.exit(3)"
+    failing = start(settings, fail_noted, retries=5)  # backoff 1 s, 2 s, 4 s, ...
+    await wait_lines(tried, 1)
+    await asyncio.sleep(0.3)  # in the first backoff
+    began = time.monotonic()
+    out = await asyncio.to_thread(stop, failing)
+    assert time.monotonic() - began < 5.0 and "stopping before it succeeded" in out
+    assert len(read_lines(tried)) <= 2  # no further attempts after the stop
+    runner = start(settings, RECORD, str(ran))
+    assert await wait_lines(ran, 1) == [f"{model}-t1 {model}-t1"]
+    stop(runner)
+
+
+async def test_a_command_longer_than_the_poll_interval_runs_once(settings: Settings, tmp_path: Path) -> None:
+    # The group drops a consumer that does not poll for max_poll_interval_ms, so the commit after a long
+    # command fails; the runner goes on, and the trigger read again is skipped as done.
+    await ensure_topics(settings)
+    model, ran = f"m-{settings.app_id[-8:]}", tmp_path / "ran.txt"
+    slow = RECORD.replace("import json,", "import time; time.sleep(2.5); import json,")
+    await send(settings, [encode(trigger(model, 1)), encode(trigger(model, 2))])
+    out = io.StringIO()
+    runner = TriggerRunner(settings, [sys.executable, "-c", slow, str(ran)], retries=0, out=out,
+                           max_poll_interval_ms=1000)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_lines(ran, 2, seconds=40)
+        await asyncio.sleep(2.0)  # time enough to (wrongly) run one again
+    finally:
+        runner.stop()
+        code = await asyncio.wait_for(task, 30)
+    assert code == 0, out.getvalue()
+    assert read_lines(ran) == [f"{model}-t{n} {model}-t{n}" for n in (1, 2)], out.getvalue()
