@@ -1,8 +1,9 @@
 """The faust app, built by a factory: nothing is created or read at import time.
 
 faust owns the lifecycle (start, signals, graceful stop) and the producer for
-alerts and dead letters; predictions are consumed in batches by
-:class:`~driftline.streams.ingest.BatchIngest`, a service of the app.
+alerts, triggers, references and dead letters; predictions and labels are each
+consumed in batches by a :class:`~driftline.streams.ingest.BatchIngest`, a
+service of the app, feeding the prediction and the label processor.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings, cache_dir
 from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import ssl_context
+from driftline.streams.label_store import LabelStore
+from driftline.streams.labels import LabelProcessor
 from driftline.streams.monitors import WindowOptions
 from driftline.streams.processor import PredictionProcessor
+from driftline.streams.retrain import RetrainStep
 from driftline.streams.sketch_store import SketchStore
 
 log = logging.getLogger(__name__)
@@ -54,15 +58,24 @@ def create_app(
         delivery = await outputs[topic].send(key=key, value=value)
         await delivery  # wait for the broker's ack (acks=all) before going on
 
-    ingest = BatchIngest(
+    options = options or WindowOptions()
+    specs = dict(specs or {})
+    defaults = options.default_spec()
+    predictions = BatchIngest(
         settings, settings.topics.predictions, PredictionProcessor(settings, store, publish, options, specs=specs),
         group_suffix="predictions",
     )
+    label_processor = LabelProcessor(
+        settings, LabelStore(store.redis), publish, lambda model_id: specs.get(model_id, defaults),
+        retrain=RetrainStep(store.redis, publish, settings.topics.retrain),
+    )
+    labels = BatchIngest(settings, settings.topics.labels, label_processor, group_suffix="labels")
 
     @app.task
     async def start_ingest() -> None:
-        # A runtime dependency starts once the app (and its producer) runs, and stops with it.
-        await app.add_runtime_dependency(ingest)
+        # Runtime dependencies start once the app (and its producer) runs, and stop with it.
+        await app.add_runtime_dependency(predictions)
+        await app.add_runtime_dependency(labels)
 
     @app.on_before_shutdown.connect
     async def _close_store(app: faust.App, **kwargs: Any) -> None:

@@ -56,6 +56,21 @@ def latest(model_id: str) -> str:
     return f"{_tag(model_id)}:latest"
 
 
+def label_watermarks(model_id: str) -> str:
+    """Hash: labels-topic partition -> last offset of that topic applied to this model's label state."""
+    return f"{_tag(model_id)}:lwm"
+
+
+def label_counts(model_id: str) -> str:
+    """Hash: ``joined``, ``unmatched`` (no prediction found within the TTL), ``errors`` (joined and wrong)."""
+    return f"{_tag(model_id)}:labels"
+
+
+def performance_window(model_id: str, window_id: int) -> str:
+    """Hash: ``n`` joined labels and ``errors`` among them, for the labels whose time falls in window k."""
+    return f"{_tag(model_id)}:perf:{window_id}"
+
+
 def firing_alerts(model_id: str) -> str:
     """Hash: ``feature|segment|detector`` -> the alert firing now (JSON), what the retrain policy weighs."""
     return f"{_tag(model_id)}:firing"
@@ -113,3 +128,9 @@ def executed_triggers_for(model_id: str, group: str) -> str:
     One set per group, so each kind of job (retraining, a notification, ...) runs every trigger once.
     """
     return f"{_tag(model_id)}:triggers:done:{group}"
+
+
+def running_trigger(model_id: str, group: str, trigger_id: str) -> str:
+    """String with a TTL: the lease of the ``triggers exec`` runner of ``group`` running this trigger now,
+    so a rebalance that hands its partition to another runner does not start the command a second time."""
+    return f"{_tag(model_id)}:triggers:running:{group}:{trigger_id}"

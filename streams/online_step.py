@@ -58,17 +58,19 @@ class OnlineStep:
         for index, (values, times) in batch.online_values.items():
             spec = monitor.spec.online[index]
             state_field, watch_field = self.state_fields(index, batch.partition)
-            detector = _restore(spec, stored.get(state_field), f"{monitor.model_id}:{state_field}")
+            detector = restore_detector(spec, stored.get(state_field), f"{monitor.model_id}:{state_field}")
             state = StreamWatch.from_dict(json.loads(stored[watch_field])) if watch_field in stored else StreamWatch()
             if values.size:
                 state, transitions = watch(detector, state, values, times, resolve_after=spec.resolve_after)
-                alerts += [_alert(monitor, spec, batch.partition, t) for t in transitions]
+                feature = spec.feature or PREDICTION_FEATURE
+                alerts += [online_alert(monitor.model_id, monitor.reference.version, feature, spec, batch.partition, t)
+                           for t in transitions]
             batch.online_states[state_field] = detector.to_bytes()
             batch.online_states[watch_field] = json.dumps(state.to_dict()).encode()
         return alerts
 
 
-def _restore(spec: OnlineDetectorSpec, raw: bytes | None, where: str) -> OnlineDetector:
+def restore_detector(spec: OnlineDetectorSpec, raw: bytes | None, where: str) -> OnlineDetector:
     """The stored detector, or a fresh one when there is none or the spec's parameters changed.
 
     KSWIN samples at random: unless the spec seeds it, its seed comes from ``where`` (model, detector,
@@ -88,18 +90,21 @@ def _restore(spec: OnlineDetectorSpec, raw: bytes | None, where: str) -> OnlineD
     return make_detector(spec.detector, **params)
 
 
-def _alert(monitor: ModelMonitor, spec: OnlineDetectorSpec, partition: int, transition: Transition) -> DriftAlert:
-    feature = spec.feature or PREDICTION_FEATURE
+def online_alert(
+    model_id: str, version: str, feature: str, spec: OnlineDetectorSpec, partition: int, transition: Transition
+) -> DriftAlert:
+    """The alert of an online detector's transition; its id names the partition, so detectors of one
+    model on different partitions never share ids, and a replay on the same one gives the same id."""
     start = datetime.fromtimestamp(transition.start, tz=UTC)
     end = datetime.fromtimestamp(transition.end, tz=UTC)
-    threshold = next((float(spec.params[p]) for p in ("threshold", "delta", "alpha") if p in spec.params), 0.0)
+    names = ("threshold", "drift_threshold", "delta", "alpha")
+    threshold = next((float(spec.params[p]) for p in names if p in spec.params), 0.0)
     return DriftAlert(
         alert_id=alert_id(
-            model_id=monitor.model_id, feature=f"{feature}@{partition}", detector=spec.detector,
-            window_start=start, window_end=end, state=f"{transition.state}:critical",
-            reference_version=monitor.reference.version,
+            model_id=model_id, feature=f"{feature}@{partition}", detector=spec.detector,
+            window_start=start, window_end=end, state=f"{transition.state}:critical", reference_version=version,
         ),
-        model_id=monitor.model_id,
+        model_id=model_id,
         feature=feature,
         detector=spec.detector,
         statistic=transition.statistic,
@@ -107,7 +112,7 @@ def _alert(monitor: ModelMonitor, spec: OnlineDetectorSpec, partition: int, tran
         severity="critical",
         state=transition.state,
         window=TimeWindow(start=start, end=end),
-        reference_version=monitor.reference.version,
+        reference_version=version,
         n_reference=0,
         n_current=transition.n_values,
     )

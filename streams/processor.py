@@ -101,7 +101,8 @@ class PredictionProcessor:
     async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         online_alerts = await self._online.run(monitor, batch)
         if online_alerts:
-            await asyncio.gather(*(self._publish_alert(alert) for alert in online_alerts))
+            for alert in online_alerts:  # one at a time: a model's alerts keep their order on its partition
+                await self._publish_alert(alert)
             await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts, batch.max_event_time)
         result = await self._store.apply(batch)
         if result is ApplyResult.OVERLAPS_WATERMARK:
@@ -141,7 +142,8 @@ class PredictionProcessor:
             results = compare_window(monitor.reference, monitor.spec, counts.features)
             states = await self._store.alert_states(model_id)
             states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
-            await asyncio.gather(*(self._publish_alert(alert) for alert in alerts))
+            for alert in alerts:  # one at a time: a model's alerts keep their order on its partition
+                await self._publish_alert(alert)
             await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
             await self._store.close_window(model_id, window_id, end.timestamp(), results, states)
 

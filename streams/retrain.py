@@ -5,9 +5,10 @@ the resolved one removes it) and the policy's state (recent trigger times and th
 alerts behind the last trigger). The decision is
 :func:`driftline.detectors.policies.retrain_policy.evaluate`, with ``now`` the
 event time of the window that produced the alerts, so a replay decides the same.
-The trigger is published (and acknowledged) before the new state is saved: a
-crash in between republishes the same ``trigger_id``, which consumers dedupe
-(``driftline triggers exec`` does).
+The triggers are published (and acknowledged) before the firing set and the
+policy state are saved, in one transaction: a crash in between replays the same
+alerts onto the old state and republishes the same ``trigger_id``, which
+consumers dedupe (``driftline triggers exec`` does).
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
 from driftline.config.events import DriftAlert, RetrainTrigger, TimeWindow
 from driftline.config.monitor_spec import RetrainPolicySpec
-from driftline.detectors.policies.retrain_policy import FiringAlert, RetrainPolicy, RetrainState, evaluate
+from driftline.detectors.policies.retrain_policy import (
+    FiringAlert,
+    RetrainPolicy,
+    RetrainState,
+    TriggerDecision,
+    evaluate,
+)
 from driftline.streams import keys
 from driftline.streams.codec import encode
 
@@ -76,39 +84,52 @@ class RetrainStep:
 
     async def after_alerts(
         self, model_id: str, policy: RetrainPolicy | None, alerts: Sequence[DriftAlert], now: float
-    ) -> RetrainTrigger | None:
-        """Record these alerts (firing or resolved) and publish a trigger if the policy calls for one."""
+    ) -> list[RetrainTrigger]:
+        """Record these alerts (firing or resolved), in order, and publish the triggers the policy calls for.
+
+        The policy is consulted after each alert (at its window's end) and once more at ``now``, so a
+        firing alert resolved later in the same batch still had its say, and a rate limit that lapsed
+        lets a trigger through even in a batch without alerts.
+        """
         firing_hash = keys.firing_alerts(model_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for alert in alerts:
-                if alert.state == "firing":
-                    record = {"alert_id": alert.alert_id, "feature": alert.feature, "severity": alert.severity,
-                              "since": alert.window.end.timestamp(), "statistic": alert.statistic}
-                    pipe.hset(firing_hash, firing_key(alert), json.dumps(record))
-                else:
-                    pipe.hdel(firing_hash, firing_key(alert))
-            pipe.hvals(firing_hash)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(firing_hash)
             pipe.get(keys.retrain_state(model_id))
-            *_, raw_firing, raw_state = await pipe.execute()
-        if policy is None:
-            return None
-        firing = [FiringAlert(**json.loads(raw)) for raw in raw_firing]
-        state = RetrainState.from_bytes(raw_state) if raw_state is not None else RetrainState()
-        new_state, decision = evaluate(policy, state, firing, now)
-        trigger = None
-        if decision is not None:
-            trigger = RetrainTrigger(
-                trigger_id=decision.trigger_id(model_id),
-                model_id=model_id,
-                reason=decision.reason,
-                alert_ids=list(decision.alert_ids),
-                policy=decision.rule,
-                training_window=TimeWindow(start=datetime.fromtimestamp(decision.window_start, tz=UTC),
-                                           end=datetime.fromtimestamp(decision.window_end, tz=UTC)),
-                evidence=decision.evidence,
-            )
+            raw_firing, raw_state = await pipe.execute()
+        firing = {k.decode(): FiringAlert(**json.loads(v)) for k, v in raw_firing.items()}
+        state = before = RetrainState.from_bytes(raw_state) if raw_state is not None else RetrainState()
+        triggers: list[RetrainTrigger] = []
+        for alert, moment in [*((a, a.window.end.timestamp()) for a in alerts), (None, now)]:
+            if alert is not None and alert.state == "firing":
+                firing[firing_key(alert)] = FiringAlert(alert.alert_id, alert.feature, alert.severity,
+                                                        since=alert.window.end.timestamp(), statistic=alert.statistic)
+            elif alert is not None:
+                firing.pop(firing_key(alert), None)
+            if policy is not None:
+                state, decision = evaluate(policy, state, list(firing.values()), moment)
+                if decision is not None:
+                    triggers.append(_trigger(model_id, decision))
+        for trigger in triggers:
             await self._publish(self._topic, model_id.encode(), encode(trigger))
             log.info("retrain trigger %s for %s: %s", trigger.trigger_id, model_id, trigger.reason)
-        if new_state != state:
-            await self._redis.set(keys.retrain_state(model_id), new_state.to_bytes())
-        return trigger
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(firing_hash)
+            if firing:
+                pipe.hset(firing_hash, mapping={k: json.dumps(asdict(v)) for k, v in firing.items()})
+            if state != before:
+                pipe.set(keys.retrain_state(model_id), state.to_bytes())
+            await pipe.execute()
+        return triggers
+
+
+def _trigger(model_id: str, decision: TriggerDecision) -> RetrainTrigger:
+    return RetrainTrigger(
+        trigger_id=decision.trigger_id(model_id),
+        model_id=model_id,
+        reason=decision.reason,
+        alert_ids=list(decision.alert_ids),
+        policy=decision.rule,
+        training_window=TimeWindow(start=datetime.fromtimestamp(decision.window_start, tz=UTC),
+                                   end=datetime.fromtimestamp(decision.window_end, tz=UTC)),
+        evidence=decision.evidence,
+    )

@@ -49,12 +49,12 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 async def test_two_critical_features_trigger_once_and_a_replay_decides_the_same(client: aioredis.Redis) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
     step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
-    assert await step.after_alerts(model, policy, [alert(model, "amount")], T0 + 60) is None  # one feature: not yet
-    trigger = await step.after_alerts(model, policy, [alert(model, "age", minute=1)], T0 + 120)
-    assert trigger is not None and trigger.policy == "critical_features>=2"
+    assert await step.after_alerts(model, policy, [alert(model, "amount")], T0 + 60) == []  # one feature: not yet
+    (trigger,) = await step.after_alerts(model, policy, [alert(model, "age", minute=1)], T0 + 120)
+    assert trigger.policy == "critical_features>=2"
     assert sorted(trigger.alert_ids) == ["age-firing-1", "amount-firing-0"]
     assert set(trigger.evidence) == {"amount", "age"}
-    assert await step.after_alerts(model, policy, [alert(model, "age", minute=1)], T0 + 120) is None  # replayed
+    assert await step.after_alerts(model, policy, [alert(model, "age", minute=1)], T0 + 120) == []  # replayed
     assert [t.trigger_id for t in publish.sent] == [trigger.trigger_id]
 
 
@@ -79,12 +79,20 @@ async def test_state_is_saved_only_after_the_trigger_is_published(client: aiored
     alerts = [alert(model, "a"), alert(model, "b")]
     with pytest.raises(ConnectionError):
         await step.after_alerts(model, policy, alerts, T0 + 60)
-    trigger = await step.after_alerts(model, policy, alerts, T0 + 60)  # the retry of the same window
-    assert trigger is not None and [t.trigger_id for t in publish.sent] == [trigger.trigger_id]
+    (trigger,) = await step.after_alerts(model, policy, alerts, T0 + 60)  # the retry of the same window
+    assert [t.trigger_id for t in publish.sent] == [trigger.trigger_id]
 
 
 async def test_a_disabled_policy_tracks_alerts_but_never_triggers(client: aioredis.Redis) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
     step = RetrainStep(client, publish, "retrain")
-    assert await step.after_alerts(model, None, [alert(model, "a"), alert(model, "b")], T0 + 60) is None
+    assert await step.after_alerts(model, None, [alert(model, "a"), alert(model, "b")], T0 + 60) == []
     assert publish.sent == []
+
+
+async def test_an_alert_fired_and_resolved_in_one_batch_still_triggers(client: aioredis.Redis) -> None:
+    model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
+    step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
+    perf = [alert(model, "__performance__", minute=1), alert(model, "__performance__", "resolved", minute=5)]
+    (trigger,) = await step.after_alerts(model, policy, perf, T0 + 400)
+    assert trigger.policy == "performance" and trigger.alert_ids == ["__performance__-firing-1"]

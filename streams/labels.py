@@ -1,0 +1,201 @@
+"""The label processor: late ground truth in, concept-drift alerts out.
+
+Each LabelEvent is joined to the prediction it labels (kept by the prediction
+path for models with ``join_labels``, for ``label_ttl_seconds``), turned into a
+0/1 error (:func:`driftline.detectors.error_indicator.error_of`) and fed, in
+offset order per partition, to the model's error-stream detectors (its spec's
+``ddm`` / ``eddm`` / ``hddm_a`` / ``hddm_w``; DDM when it names none). A
+detection fires a ``__performance__`` alert; ``resolve_after`` labels without
+one resolve it. Per event-time window the joined labels and errors are counted
+(the error rate over time).
+
+Exactness follows the prediction path: dead letters and alerts are published
+(and acknowledged) first, then one Lua call per (model, partition) applies the
+detector states and counts and advances the labels watermark; a replayed batch
+decides the same, publishes the same alert ids, and is a no-op in Redis.
+Labels whose prediction is not found (expired, never seen, or not yet applied)
+are counted as unmatched, not dead-lettered: they are valid, just unusable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert, LabelEvent
+from driftline.config.monitor_spec import ModelSpec, OnlineDetectorSpec
+from driftline.config.settings import Settings
+from driftline.detectors.error_indicator import NotComparable, error_of
+from driftline.detectors.online_watch import StreamWatch, watch
+from driftline.streams.batch import Record
+from driftline.streams.codec import InvalidEvent, dead_letter, decode, encode
+from driftline.streams.label_store import LabelBatch, LabelStore
+from driftline.streams.monitors import WindowLayout
+from driftline.streams.online_step import online_alert, restore_detector
+from driftline.streams.retrain import RetrainStep, policy_of
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, bytes], Awaitable[None]]
+DEFAULT_ERROR_DETECTOR = OnlineDetectorSpec(detector="ddm", stream="error", params={"warm_start": 500})
+"""DDM when a spec names no error detector; river's warm start of 30 labels fires on early noise."""
+REFERENCE_VERSION = "labels"
+"""What a performance alert is compared with: the model's own error rate so far, not a reference."""
+
+
+@dataclass
+class _Label:
+    record: Record
+    event: LabelEvent
+
+
+class LabelProcessor:
+    """Apply batches of label records; like the prediction processor, it retries instead of raising.
+
+    >>> LabelProcessor.__name__
+    'LabelProcessor'
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: LabelStore,
+        publish: Publish,
+        spec_for: Callable[[str], ModelSpec],
+        *,
+        retrain: RetrainStep | None = None,
+        retry_delays: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0),
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._publish = publish
+        self._spec_for = spec_for
+        self._retrain = retrain
+        self._retry_delays = retry_delays
+        self._unmatched_logged = 0.0
+
+    async def process(self, records: Sequence[Record]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._process_once(records)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — nothing may escape: the batch would be committed
+                delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
+                attempt += 1
+                log.warning("label batch failed (attempt %d, retrying in %.1fs): %s", attempt, delay, exc)
+                await asyncio.sleep(delay)
+
+    async def _process_once(self, records: Sequence[Record]) -> None:
+        letters: list[DeadLetter] = []
+        groups: dict[tuple[str, int], list[_Label]] = {}
+        for rec in records:
+            try:
+                event = decode(rec.value, LabelEvent, max_bytes=self._settings.max_event_bytes)
+            except InvalidEvent as exc:
+                letters.append(self._dead(rec, exc.reason))
+                continue
+            groups.setdefault((event.model_id, rec.partition), []).append(_Label(rec, event))
+        applied = await self._store.applied_offsets(sorted(groups))
+        batches: list[LabelBatch] = []
+        alerts: dict[str, list[DriftAlert]] = {}
+        for (model_id, partition), labels in sorted(groups.items()):
+            fresh = [x for x in labels if x.record.offset > applied.get((model_id, partition), -1)]
+            if not fresh:
+                continue
+            spec = self._spec_for(model_id)
+            if not spec.join_labels:
+                reason = (f"labels of model {model_id!r} are not joined: its spec (or the worker's --join-labels) "
+                          "does not keep its predictions")
+                letters += [self._dead(x.record, reason) for x in fresh]
+                continue
+            batch, model_alerts, bad = await self._join_and_detect(model_id, partition, spec, fresh)
+            letters += bad
+            batches.append(batch)
+            alerts.setdefault(model_id, []).extend(model_alerts)
+        deadletter = self._settings.topics.deadletter
+        await asyncio.gather(*(self._publish(deadletter, d.topic.encode(), encode(d)) for d in letters))
+        every_alert = [a for model_alerts in alerts.values() for a in model_alerts]
+        for alert in every_alert:  # in order: a firing before the resolved that ends it
+            await self._publish(self._settings.topics.alerts, alert.model_id.encode(), encode(alert))
+            log.info("alert %s: %s %s=%.3f", alert.state, alert.feature, alert.detector, alert.statistic)
+        if self._retrain is not None:
+            for model_id, model_alerts in alerts.items():
+                if model_alerts:
+                    now = max(a.window.end.timestamp() for a in model_alerts)
+                    policy = policy_of(self._spec_for(model_id).retrain_policy)
+                    await self._retrain.after_alerts(model_id, policy, model_alerts, now)
+        for batch in batches:
+            if await self._store.apply(batch) < 0:
+                raise RuntimeError(f"labels watermark of {batch.model_id} partition {batch.partition} moved")
+
+    async def _join_and_detect(
+        self, model_id: str, partition: int, spec: ModelSpec, labels: list[_Label]
+    ) -> tuple[LabelBatch, list[DriftAlert], list[DeadLetter]]:
+        offsets = [x.record.offset for x in labels]
+        batch = LabelBatch(model_id, partition, min(offsets), max(offsets))
+        stamps = [(x.event.prediction_id, x.event.ts.timestamp()) for x in labels]
+        found = await self._store.find_predictions(model_id, stamps, spec.label_ttl_seconds)
+        bucket = WindowLayout.of(spec.window).bucket_seconds
+        errors: list[float] = []
+        times: list[float] = []
+        letters: list[DeadLetter] = []
+        for label in labels:
+            raw = found.get(label.event.prediction_id)
+            if raw is None:
+                batch.unmatched += 1
+                continue
+            try:
+                error = error_of(orjson.loads(raw), label.event.label)
+            except NotComparable as exc:
+                letters.append(self._dead(label.record, f"label cannot be compared with its prediction: {exc}"))
+                continue
+            ts = label.event.ts.timestamp()
+            errors.append(error)
+            times.append(ts)
+            window = int(ts // bucket)
+            n, wrong = batch.windows.get(window, (0, 0))
+            batch.windows[window] = (n + 1, wrong + int(error))
+        batch.joined, batch.errors = len(errors), int(sum(errors))
+        if batch.unmatched:
+            self._log_unmatched(model_id, batch.unmatched)
+        alerts = await self._detect(model_id, partition, spec, batch, np.asarray(errors), np.asarray(times))
+        return batch, alerts, letters
+
+    async def _detect(
+        self, model_id: str, partition: int, spec: ModelSpec, batch: LabelBatch, errors: np.ndarray, times: np.ndarray
+    ) -> list[DriftAlert]:
+        detectors = [d for d in spec.online if d.stream == "error"] or [DEFAULT_ERROR_DETECTOR]
+        fields = [f"label:{i}:{partition}{suffix}" for i in range(len(detectors)) for suffix in ("", ":watch")]
+        stored = await self._store.states(model_id, fields)
+        alerts: list[DriftAlert] = []
+        for i, detector_spec in enumerate(detectors):
+            state_field, watch_field = f"label:{i}:{partition}", f"label:{i}:{partition}:watch"
+            detector = restore_detector(detector_spec, stored.get(state_field), f"{model_id}:{state_field}")
+            state = StreamWatch.from_dict(orjson.loads(stored[watch_field])) if watch_field in stored else StreamWatch()
+            if errors.size:
+                state, transitions = watch(detector, state, errors, times, resolve_after=detector_spec.resolve_after)
+                alerts += [online_alert(model_id, REFERENCE_VERSION, PERFORMANCE_FEATURE, detector_spec, partition, t)
+                           for t in transitions]
+            batch.states[state_field] = detector.to_bytes()
+            batch.states[watch_field] = orjson.dumps(state.to_dict())
+        return alerts
+
+    def _log_unmatched(self, model_id: str, n: int) -> None:
+        now = time.monotonic()
+        if now - self._unmatched_logged >= 60:
+            self._unmatched_logged = now
+            log.warning("model %s: %d label(s) without a stored prediction (expired, unknown, or not yet "
+                        "applied); counted as unmatched", model_id, n)
+
+    def _dead(self, rec: Record, reason: str) -> DeadLetter:
+        return dead_letter(rec.value, reason=reason, topic=self._settings.topics.labels, partition=rec.partition,
+                           offset=rec.offset, key=rec.key)
