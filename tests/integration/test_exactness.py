@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import Settings
-from driftline.detectors.reference import ModelReference
+from driftline.streams import keys
 from driftline.streams.kafka_client import client_options
 from driftline.streams.simulate import EPOCH, FraudSimulator
 from driftline.streams.sketch_store import SketchStore
@@ -31,7 +31,7 @@ async def setup(settings: Settings, prefix: str) -> tuple[list[FraudSimulator], 
     await ensure_topics(settings)
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
     for sim in sims:
-        await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
+        await store.put_reference(sim.reference())  # 20 numeric, 3 categorical features and the score
     return sims, store
 
 
@@ -64,6 +64,11 @@ async def counted(store: SketchStore, sims: list[FraudSimulator]) -> tuple[int, 
     return total, per_feature
 
 
+async def kept_predictions(store: SketchStore, sims: list[FraudSimulator]) -> int:
+    day = keys.prediction_bucket(EPOCH.timestamp())
+    return sum([await store.redis.hlen(keys.predictions(sim.model_id, day)) for sim in sims])
+
+
 async def late(store: SketchStore, sims: list[FraudSimulator]) -> int:
     return sum([await store.late_count(sim.model_id) for sim in sims])
 
@@ -88,7 +93,8 @@ async def test_sigkill_mid_stream_then_restart_counts_every_event_once(settings:
     sims, store = await setup(settings, f"kill-{settings.app_id[-8:]}")
     try:
         produced = await produce_all(settings, sims)
-        worker = WorkerProcess(settings, log_path=tmp_path / "worker.log", loglevel="warning")
+        worker = WorkerProcess(settings, log_path=tmp_path / "worker.log", loglevel="warning",
+                               extra_args=["--join-labels"])
         kills = 0
         for _ in range(3):
             worker.start()
@@ -104,7 +110,8 @@ async def test_sigkill_mid_stream_then_restart_counts_every_event_once(settings:
         worker.stop()
         assert (kills, total, await late(store, sims)) == (3, produced, 0)
         _, per_feature = await counted(store, sims)
-        assert per_feature == {name: produced for name in per_feature} and len(per_feature) == 20
+        assert per_feature == {name: produced for name in per_feature} and len(per_feature) == 24
+        assert await kept_predictions(store, sims) == produced  # each kept once for the label join
     finally:
         await store.close()
 
