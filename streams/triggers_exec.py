@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -35,6 +36,79 @@ from driftline.streams.kafka_client import client_options
 log = logging.getLogger(__name__)
 
 DONE_TTL_SECONDS = 90 * 86_400
+LEASE_SECONDS = 30.0
+"""How long a runner's claim on a trigger outlives it: renewed every third of this while the command runs."""
+WAIT_POLL_SECONDS = 1.0
+
+# Only the owner renews or releases a lease; finishing records the trigger as done whoever holds it.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_FINISH = (
+    "redis.call('sadd', KEYS[2], ARGV[2]) redis.call('expire', KEYS[2], ARGV[3]) "
+    "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 1"
+)
+
+
+class TriggerLease:
+    """One runner's claim on running one trigger, in Redis, renewed while its command runs.
+
+    Within a consumer group a rebalance can hand a partition to another runner while a command for one
+    of its triggers is still running; that runner finds the lease and waits instead of starting the
+    command again. A runner that dies stops renewing, and its lease lapses after :data:`LEASE_SECONDS`.
+
+    >>> lease = TriggerLease(None, "dl:{fraud}:triggers:running:g:t1", "dl:{fraud}:triggers:done:g", "t1")
+    >>> lease.renew_every
+    10.0
+    """
+
+    def __init__(
+        self, client: aioredis.Redis | None, key: str, done_key: str, trigger_id: str, *,
+        seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self._client = client
+        self._key, self._done_key, self._trigger_id = key, done_key, trigger_id
+        self._token = uuid.uuid4().hex
+        self._ms = int(seconds * 1000)
+        self.renew_every = seconds / 3
+        self._renewing: asyncio.Task[None] | None = None
+
+    @property
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            raise RuntimeError("a lease without a Redis client")
+        return self._client
+
+    async def acquire(self) -> bool:
+        """True when this runner now holds the lease (and keeps it renewed until released or finished)."""
+        if not await self._redis.set(self._key, self._token, nx=True, px=self._ms):
+            return False
+        self._renewing = asyncio.create_task(self._renew())
+        return True
+
+    async def release(self) -> None:
+        """Give the trigger up (its command failed or the runner stops): another runner may take it."""
+        await self._stop_renewing()
+        await self._redis.eval(_RELEASE, 1, self._key, self._token)
+
+    async def finish(self, done_ttl_seconds: int) -> None:
+        """The command succeeded: record the trigger as done for the group and drop the lease, atomically."""
+        await self._stop_renewing()
+        await self._redis.eval(
+            _FINISH, 2, self._key, self._done_key, self._token, self._trigger_id, done_ttl_seconds
+        )
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            with contextlib.suppress(Exception):  # a missed renewal is retried; the lease has slack for two
+                await self._redis.eval(_RENEW, 1, self._key, self._token, self._ms)
+
+    async def _stop_renewing(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
+            self._renewing = None
 
 
 class TriggerRunner:
@@ -60,7 +134,7 @@ class TriggerRunner:
         retries: int = 3,
         retry_delay: float = 1.0,
         out: TextIO = sys.stdout,
-        max_poll_interval_ms: int = 300_000,
+        max_poll_interval_ms: int = 86_400_000,
     ) -> None:
         if not command:
             raise ValueError("no command: driftline triggers exec -- CMD [ARGS...]")
@@ -80,7 +154,8 @@ class TriggerRunner:
 
     def done_key(self, model_id: str) -> str:
         """The Redis set of the trigger ids of ``model_id`` this group has run."""
-        return keys.executed_triggers_for(model_id, self._group)
+        key: str = keys.executed_triggers_for(model_id, self._group)
+        return key
 
     def retry_delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (0-based): doubling, at most 5 minutes."""
@@ -103,14 +178,16 @@ class TriggerRunner:
         try:
             while not self._stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
-                for tp, messages in batches.items():
-                    for message in messages:
-                        handled = await self._handle(client, tp, message.offset, message.value)
-                        if not handled:
-                            return 0 if handled is None else 1
+                messages = [(tp, m) for tp, ms in batches.items() for m in ms]
+                for tp, message in messages:
+                    handled = await self._handle(client, tp, message.offset, message.value)
+                    if not handled:
+                        return 0 if handled is None else 1
+                    if self._stop.is_set():
                         await self._commit(consumer, tp, message.offset + 1)
-                        if self._stop.is_set():
-                            return 0
+                        return 0
+                    if not await self._commit(consumer, tp, message.offset + 1):
+                        break  # the rest of this batch may belong to another runner now: fetch anew
             return 0
         finally:
             await consumer.stop()
@@ -129,16 +206,39 @@ class TriggerRunner:
             self._say(f"skipping an unreadable trigger at {tp.topic}[{tp.partition}]@{offset}: {exc.reason}")
             return True
         done = self.done_key(trigger.model_id)
-        if await client.sismember(done, trigger.trigger_id):
-            self._say(f"trigger {trigger.trigger_id} for {trigger.model_id} already ran; skipped")
-            return True
+        lease = TriggerLease(client, keys.running_trigger(trigger.model_id, self._group, trigger.trigger_id), done,
+                             trigger.trigger_id)
+        said_waiting = False
+        while True:
+            # The lease first, then the done set: a runner that finished just before is seen as done.
+            acquired = await lease.acquire()
+            if await client.sismember(done, trigger.trigger_id):
+                if acquired:
+                    await lease.release()
+                self._say(f"trigger {trigger.trigger_id} for {trigger.model_id} already ran; skipped")
+                return True
+            if acquired:
+                break
+            if not said_waiting:
+                self._say(f"trigger {trigger.trigger_id}: another runner of group {self._group} is running it; "
+                          "waiting for it to finish")
+                said_waiting = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), WAIT_POLL_SECONDS)
+            if self._stop.is_set():
+                return None
+        try:
+            return await self._attempts(trigger, value or b"", lease)
+        except BaseException:
+            await asyncio.shield(lease.release())
+            raise
+
+    async def _attempts(self, trigger: RetrainTrigger, payload: bytes, lease: TriggerLease) -> bool | None:
+        """Run the command until it succeeds, the attempts run out, or a stop; the lease is held throughout."""
         for attempt in range(self._retries + 1):
-            code = await self._execute(trigger, value or b"")
+            code = await self._execute(trigger, payload)
             if code == 0:
-                async with client.pipeline(transaction=True) as pipe:
-                    pipe.sadd(done, trigger.trigger_id)
-                    pipe.expire(done, DONE_TTL_SECONDS)
-                    await pipe.execute()
+                await lease.finish(DONE_TTL_SECONDS)
                 self._say(f"trigger {trigger.trigger_id} for {trigger.model_id} ({trigger.policy}): command succeeded")
                 return True
             if attempt < self._retries and not self._stop.is_set():
@@ -150,9 +250,11 @@ class TriggerRunner:
                 # Ctrl-C reaches the command too: a failure now is no reason to retry, nor to exit 1.
                 self._say(f"trigger {trigger.trigger_id}: stopping before it succeeded; not committed, "
                           "the next run retries it")
+                await lease.release()
                 return None
         self._say(f"trigger {trigger.trigger_id}: command failed {self._retries + 1} times; stopping without "
                   "committing, so the next run retries it")
+        await lease.release()
         return False
 
     async def _execute(self, trigger: RetrainTrigger, payload: bytes) -> int:
@@ -165,15 +267,16 @@ class TriggerRunner:
         await process.communicate(payload)
         return int(process.returncode or 0)
 
-    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
+        """False when the group rebalanced under us (while the command ran): the trigger is in the done
+        set, so whichever runner reads it again skips it."""
         try:
             await consumer.commit({tp: offset})
         except (CommitFailedError, IllegalStateError) as exc:
-            # The group rebalanced while the command ran (a command longer than the consumer's
-            # max_poll_interval_ms does that). The trigger is in the done set, so whichever runner
-            # gets the partition now skips it instead of running it again.
             self._say(f"offset {offset} of {tp.topic}[{tp.partition}] not committed ({exc}); "
                       "the trigger is recorded as done and will be skipped when read again")
+            return False
+        return True
 
     def _say(self, line: str) -> None:
         print(line, file=self._out, flush=True)

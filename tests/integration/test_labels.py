@@ -19,6 +19,7 @@ from driftline.streams.kafka_client import client_options
 from driftline.streams.label_store import LabelStore
 from driftline.streams.simulate import FraudSimulator
 from driftline.streams.sketch_store import SketchStore
+from driftline.streams.status import status_lines
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
@@ -78,6 +79,10 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
 
             await wait_until(joined, 120, "every label to be joined")
             counts = await label_store.counts(sim.model_id)
+            status = [line for line in await status_lines(store) if line.startswith(sim.model_id + " ")]
+        (performance_row,) = [line.split() for line in status if PERFORMANCE_FEATURE in line]
+        assert performance_row[2] == "error_rate" and performance_row[-2:] == ["(1", "unmatched)"]
+        assert abs(float(performance_row[3]) - counts["errors"] / counts["joined"]) < 1e-3
         assert counts["joined"] == len(labels) and counts["unmatched"] == 1  # each once; the stray apart
         expected_errors = sum(1 for e, v in zip(events, labels, strict=True)
                               if (float(e["prediction"]) >= 0.5) != bool(orjson.loads(v)["label"]))  # type: ignore[arg-type]

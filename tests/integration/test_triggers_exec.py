@@ -138,22 +138,43 @@ async def test_a_stop_during_the_retry_backoff_exits_at_once_uncommitted(setting
     stop(runner)
 
 
-async def test_a_command_longer_than_the_poll_interval_runs_once(settings: Settings, tmp_path: Path) -> None:
-    # The group drops a consumer that does not poll for max_poll_interval_ms, so the commit after a long
-    # command fails; the runner goes on, and the trigger read again is skipped as done.
+def named(settings: Settings, client_id: str) -> Settings:
+    return settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"client_id": client_id})})
+
+
+async def test_a_rebalance_during_a_long_command_does_not_run_it_twice(settings: Settings, tmp_path: Path) -> None:
+    # Runner A holds every partition and runs a slow command for the trigger on partition 0; runner B joins
+    # the group and, its member id sorting first, gets partition 0 (round robin), whose offset A has not
+    # committed yet. B must wait for A's lease and then skip the trigger as done; A's commit of a partition
+    # it lost fails and must not be fatal.
     await ensure_topics(settings)
     model, ran = f"m-{settings.app_id[-8:]}", tmp_path / "ran.txt"
-    slow = RECORD.replace("import json,", "import time; time.sleep(2.5); import json,")
-    await send(settings, [encode(trigger(model, 1)), encode(trigger(model, 2))])
-    out = io.StringIO()
-    runner = TriggerRunner(settings, [sys.executable, "-c", slow, str(ran)], retries=0, out=out,
-                           max_poll_interval_ms=1000)
-    task = asyncio.create_task(runner.run())
+    slow = RECORD.replace("import json,", "import time; time.sleep(10); import json,")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
     try:
-        await wait_lines(ran, 2, seconds=40)
-        await asyncio.sleep(2.0)  # time enough to (wrongly) run one again
+        await producer.send_and_wait(settings.topics.retrain, encode(trigger(model, 1)), key=b"k", partition=0)
     finally:
-        runner.stop()
-        code = await asyncio.wait_for(task, 30)
-    assert code == 0, out.getvalue()
-    assert read_lines(ran) == [f"{model}-t{n} {model}-t{n}" for n in (1, 2)], out.getvalue()
+        await producer.stop()
+    out_a, out_b = io.StringIO(), io.StringIO()
+    a = TriggerRunner(named(settings, "z-runner"), [sys.executable, "-c", slow, str(ran)], retries=0, out=out_a)
+    b = TriggerRunner(named(settings, "a-runner"), [sys.executable, "-c", RECORD, str(ran)], retries=0, out=out_b)
+    task_a = asyncio.create_task(a.run())
+    task_b: asyncio.Task[int] | None = None
+    began = time.monotonic()
+    try:
+        while "is running it" not in out_b.getvalue():
+            assert time.monotonic() - began < 30, out_a.getvalue() + out_b.getvalue()
+            if task_b is None and time.monotonic() - began > 3:  # A has joined and started the command
+                task_b = asyncio.create_task(b.run())
+            await asyncio.sleep(0.1)
+        await wait_lines(ran, 1)
+        while "already ran; skipped" not in out_b.getvalue():
+            assert time.monotonic() - began < 45, out_a.getvalue() + out_b.getvalue()
+            await asyncio.sleep(0.1)
+    finally:
+        a.stop()
+        b.stop()
+        codes = [await asyncio.wait_for(t, 30) for t in (task_a, task_b) if t is not None]
+    assert codes == [0, 0], out_a.getvalue() + out_b.getvalue()
+    assert read_lines(ran) == [f"{model}-t1 {model}-t1"]
