@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     max_event_bytes: int = Field(1_000_000, gt=0, description="Larger messages are dead-lettered.")
+    metrics_port: int = Field(
+        0, ge=0, le=65535,
+        description="Serve Prometheus metrics at http://<host>:<port>/metrics (0: off). Several workers on one "
+        "host need one port each.",
+    )
+    metrics_host: str = Field("0.0.0.0", description="The address the metrics server binds to.")  # noqa: S104
 
 
 def load_settings(**overrides: Any) -> Settings:

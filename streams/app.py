@@ -9,16 +9,19 @@ service of the app, feeding the prediction and the label processor.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
 
+from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
 from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings, cache_dir
 from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import ssl_context
 from driftline.streams.label_store import LabelStore
 from driftline.streams.labels import LabelProcessor
+from driftline.streams.metrics import WorkerMetrics, install_metrics_page
 from driftline.streams.monitors import WindowOptions
 from driftline.streams.processor import PredictionProcessor
 from driftline.streams.retrain import RetrainStep
@@ -40,7 +43,9 @@ def create_app(
         broker_credentials=_credentials(settings),
         store="memory://",
         datadir=str(datadir),
-        web_enabled=False,
+        web_enabled=settings.metrics_port > 0,
+        web_port=settings.metrics_port or 6066,
+        web_bind=settings.metrics_host,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         # A worker killed with SIGKILL stays in the group until its session times out, and a restarted
@@ -54,22 +59,28 @@ def create_app(
                                                           topics.retrain)}
     store = SketchStore.from_url(settings.redis.url.get_secret_value())
 
+    metrics = WorkerMetrics()
+    if settings.metrics_port:
+        install_metrics_page(app, metrics)
+    count = _published_counter(settings, metrics)
+
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         delivery = await outputs[topic].send(key=key, value=value)
         await delivery  # wait for the broker's ack (acks=all) before going on
+        count(topic, value)
 
     options = options or WindowOptions()
     specs = dict(specs or {})
     defaults = options.default_spec()
+    prediction_processor = PredictionProcessor(settings, store, publish, options, specs=specs, metrics=metrics)
     predictions = BatchIngest(
-        settings, settings.topics.predictions, PredictionProcessor(settings, store, publish, options, specs=specs),
-        group_suffix="predictions",
+        settings, settings.topics.predictions, prediction_processor, group_suffix="predictions", metrics=metrics
     )
     label_processor = LabelProcessor(
         settings, LabelStore(store.redis), publish, lambda model_id: specs.get(model_id, defaults),
         retrain=RetrainStep(store.redis, publish, settings.topics.retrain),
     )
-    labels = BatchIngest(settings, settings.topics.labels, label_processor, group_suffix="labels")
+    labels = BatchIngest(settings, settings.topics.labels, label_processor, group_suffix="labels", metrics=metrics)
 
     @app.task
     async def start_ingest() -> None:
@@ -82,6 +93,23 @@ def create_app(
         await store.close()
 
     return app
+
+
+def _published_counter(settings: Settings, metrics: WorkerMetrics) -> Callable[[str, bytes], None]:
+    """Counts what is published, by kind (dead letters by reason class, alerts by state, triggers)."""
+    topics = settings.topics
+    readers: dict[str, Callable[[bytes], None]] = {
+        topics.deadletter: lambda v: metrics.dead_letter(DeadLetter.model_validate_json(v)),
+        topics.alerts: lambda v: metrics.alert(DriftAlert.model_validate_json(v)),
+        topics.retrain: lambda v: metrics.trigger(RetrainTrigger.model_validate_json(v)),
+    }
+
+    def count(topic: str, value: bytes) -> None:
+        reader = readers.get(topic)
+        if reader is not None:
+            reader(value)
+
+    return count
 
 
 def _credentials(settings: Settings) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from mode import Service
 from driftline.config.settings import Settings
 from driftline.streams.batch import Record
 from driftline.streams.kafka_client import client_options
+from driftline.streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,11 @@ class BatchIngest(Service):  # type: ignore[misc]
         *,
         group_suffix: str,
         max_records: int = 5000,
+        metrics: WorkerMetrics | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._metrics = metrics
         self._settings = settings
         self._topic = topic
         self._group_id = f"{settings.app_id}.{group_suffix}"
@@ -102,6 +106,7 @@ class BatchIngest(Service):  # type: ignore[misc]
             if not batches:
                 continue
             async with self._lock:
+                started = time.perf_counter()
                 records = [
                     Record(partition=tp.partition, offset=m.offset, value=m.value, key=m.key)
                     for tp, messages in batches.items()
@@ -109,7 +114,20 @@ class BatchIngest(Service):  # type: ignore[misc]
                 ]
                 await self._processor.process(records)
                 self.events_consumed += len(records)
-                await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in batches.items()})
+                next_offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+                await self._commit(consumer, next_offsets)
+                if self._metrics is not None:
+                    self._record(consumer, next_offsets, len(records), time.perf_counter() - started)
+
+    def _record(
+        self, consumer: AIOKafkaConsumer, next_offsets: dict[TopicPartition, int], n: int, seconds: float
+    ) -> None:
+        assert self._metrics is not None
+        self._metrics.batch(self._topic, n, seconds)
+        for tp, offset in next_offsets.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self._metrics.lag(tp.topic, tp.partition, highwater - offset)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:

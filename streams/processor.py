@@ -30,6 +30,7 @@ from driftline.detectors.reference import ModelReference
 from driftline.detectors.window_check import compare_window, window_alerts
 from driftline.streams.batch import ModelBatch, Record, WarmupBatch, decode_batch, plan_batch
 from driftline.streams.codec import encode
+from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
 from driftline.streams.online_step import OnlineStep
 from driftline.streams.retrain import RetrainStep, policy_of
@@ -51,8 +52,10 @@ class PredictionProcessor:
         options: WindowOptions | None = None,
         *,
         specs: dict[str, ModelSpec] | None = None,
+        metrics: WorkerMetrics | None = None,
         retry_delays: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0),
     ) -> None:
+        self._metrics = metrics
         self._settings = settings
         self._store = store
         self._publish = publish
@@ -140,6 +143,9 @@ class PredictionProcessor:
             start = datetime.fromtimestamp(first * layout.bucket_seconds, tz=UTC)
             end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
             results = compare_window(monitor.reference, monitor.spec, counts.features)
+            if self._metrics is not None:
+                for r in results:
+                    self._metrics.statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
             states = await self._store.alert_states(model_id)
             states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
             for alert in alerts:  # one at a time: a model's alerts keep their order on its partition

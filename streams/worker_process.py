@@ -79,6 +79,8 @@ def _worker_env(settings: Settings) -> dict[str, str]:
         "DRIFTLINE_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
         "DRIFTLINE_REDIS_URL": settings.redis.url.get_secret_value(),
     }
+    if settings.metrics_port:
+        env["DRIFTLINE_METRICS_PORT"] = str(settings.metrics_port)
     for name, value in settings.topics.model_dump().items():
         env[f"DRIFTLINE_TOPIC_{name.upper()}"] = value
     return env
