@@ -81,11 +81,6 @@ def retrain_state(model_id: str) -> str:
     return f"{_tag(model_id)}:retrain"
 
 
-def executed_triggers(model_id: str) -> str:
-    """Set: trigger ids ``driftline triggers exec`` has run successfully (its idempotence)."""
-    return f"{_tag(model_id)}:triggers:done"
-
-
 def online_states(model_id: str) -> str:
     """Hash: ``<detector index>:<partition>`` -> an online detector's state bytes, and
     ``<detector index>:<partition>:watch`` -> its alert state (JSON); written with the batch's watermark."""
