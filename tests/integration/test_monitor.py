@@ -32,6 +32,7 @@ from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
 from .test_end_to_end import read_topic, wait_until
+from .test_triggers_exec import RECORD, read_lines, start, stop, wait_lines
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +128,14 @@ async def test_covariate_and_prediction_drift_alert_on_exactly_the_drifted_featu
             (covariate.model_id, "critical_features>=2"), (prior.model_id, "prediction_drift")]
         firing_ids = {a.alert_id for a in alerts if a.state == "firing"}
         assert all(set(t.alert_ids) <= firing_ids for t in triggers)
+
+        # and `driftline triggers exec` runs a command once for each of them
+        ran = tmp_path / "ran.txt"
+        runner = start(settings, RECORD, str(ran))
+        await wait_lines(ran, 2)
+        await asyncio.sleep(2.0)  # time enough for a (wrong) second run
+        stop(runner)
+        assert sorted(line.split()[0] for line in read_lines(ran)) == sorted(t.trigger_id for t in triggers)
     finally:
         await store.close()
 
