@@ -74,13 +74,15 @@ def create_app(
     defaults = options.default_spec()
     prediction_processor = PredictionProcessor(settings, store, publish, options, specs=specs, metrics=metrics)
     predictions = BatchIngest(
-        settings, settings.topics.predictions, prediction_processor, group_suffix="predictions", metrics=metrics
+        settings, settings.topics.predictions, prediction_processor, group_suffix="predictions", metrics=metrics,
+        progress_store=store.redis,
     )
     label_processor = LabelProcessor(
         settings, LabelStore(store.redis), publish, lambda model_id: specs.get(model_id, defaults),
         retrain=RetrainStep(store.redis, publish, settings.topics.retrain),
     )
-    labels = BatchIngest(settings, settings.topics.labels, label_processor, group_suffix="labels", metrics=metrics)
+    labels = BatchIngest(settings, settings.topics.labels, label_processor, group_suffix="labels", metrics=metrics,
+                         progress_store=store.redis)
 
     @app.task
     async def start_ingest() -> None:

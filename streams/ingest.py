@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from mode import Service
@@ -25,22 +26,26 @@ from driftline.config.settings import Settings
 from driftline.streams.batch import Record
 from driftline.streams.kafka_client import client_options
 from driftline.streams.metrics import WorkerMetrics
+from driftline.streams.progress import PartitionProgress, start_offset
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Lets a batch in flight finish before partitions move to another worker."""
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Lets a batch in flight finish before partitions move to another worker, and starts newly
+    assigned partitions where Redis says processing is (:mod:`driftline.streams.progress`)."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self._lock = lock
+    def __init__(self, ingest: BatchIngest) -> None:
+        self._ingest = ingest
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._lock:  # the batch in flight finishes (and commits) first
+        async with self._ingest.lock:  # the batch in flight finishes (and commits) first
             pass
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in assigned))
+        await self._ingest.seek_to_progress(assigned)
 
 
 class BatchProcessor(Protocol):
@@ -63,6 +68,7 @@ class BatchIngest(Service):  # type: ignore[misc]
         group_suffix: str,
         max_records: int = 5000,
         metrics: WorkerMetrics | None = None,
+        progress_store: aioredis.Redis | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,7 +78,8 @@ class BatchIngest(Service):  # type: ignore[misc]
         self._group_id = f"{settings.app_id}.{group_suffix}"
         self._processor = processor
         self._max_records = max_records
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
+        self._progress = PartitionProgress(progress_store, self._group_id) if progress_store is not None else None
         self._consumer: AIOKafkaConsumer | None = None
         self.events_consumed = 0
 
@@ -87,14 +94,14 @@ class BatchIngest(Service):  # type: ignore[misc]
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
         )
-        self._consumer.subscribe([self._topic], listener=_CommitOnRevoke(self._lock))
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
         await self._consumer.start()
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
             # Wait for the batch in flight: stopping mid-batch would only mean redoing it, but
             # finishing it keeps a graceful stop free of duplicate dead letters.
-            async with self._lock:
+            async with self.lock:
                 await self._consumer.stop()
 
     @Service.task  # type: ignore[misc]
@@ -105,7 +112,7 @@ class BatchIngest(Service):  # type: ignore[misc]
             batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
             if not batches:
                 continue
-            async with self._lock:
+            async with self.lock:
                 started = time.perf_counter()
                 records = [
                     Record(partition=tp.partition, offset=m.offset, value=m.value, key=m.key)
@@ -115,9 +122,39 @@ class BatchIngest(Service):  # type: ignore[misc]
                 await self._processor.process(records)
                 self.events_consumed += len(records)
                 next_offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+                await self._mark_progress(next_offsets)
                 await self._commit(consumer, next_offsets)
                 if self._metrics is not None:
                     self._record(consumer, next_offsets, len(records), time.perf_counter() - started)
+
+    async def seek_to_progress(self, assigned: set[TopicPartition]) -> None:
+        """Start each assigned partition at Redis' progress when it differs from the committed offset."""
+        consumer, progress = self._consumer, self._progress
+        if progress is None or consumer is None or not assigned:
+            return
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == self._topic)
+        processed = await _retry_forever("read partition progress", lambda: progress.read(self._topic, partitions))
+        for tp in sorted(assigned, key=lambda t: t.partition):
+            committed = await consumer.committed(tp)
+            target = start_offset(committed, processed.get(tp.partition))
+            if target is None:
+                continue
+            if target == -1:
+                log.warning("%s[%d]: offset %s committed but no progress in Redis (state lost?): reading the "
+                            "partition from the beginning", tp.topic, tp.partition, committed)
+                await consumer.seek_to_beginning(tp)
+                continue
+            if committed is not None and target < committed:
+                log.warning("%s[%d]: Redis is behind the committed offset (%d < %d; restored from an older "
+                            "snapshot?): re-reading from %d", tp.topic, tp.partition, target, committed, target)
+            consumer.seek(tp, target)
+
+    async def _mark_progress(self, next_offsets: dict[TopicPartition, int]) -> None:
+        progress = self._progress
+        if progress is None:
+            return
+        by_partition = {tp.partition: offset for tp, offset in next_offsets.items()}
+        await _retry_forever("save partition progress", lambda: progress.mark(self._topic, by_partition))
 
     def _record(
         self, consumer: AIOKafkaConsumer, next_offsets: dict[TopicPartition, int], n: int, seconds: float
@@ -136,3 +173,17 @@ class BatchIngest(Service):  # type: ignore[misc]
             # The partitions moved during the batch. Redis already holds the batch with its
             # watermarks, so whoever re-reads these offsets skips them: nothing is counted twice.
             log.warning("offset commit failed (%s); the next owner re-reads and skips the batch", exc)
+
+
+async def _retry_forever(what: str, step: Callable[[], Awaitable[T]]) -> T:
+    """Redis calls of the consumer loop: an exception here would stop the service, so wait and retry."""
+    delay = 0.1
+    while True:
+        try:
+            return await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — retried, never raised
+            log.warning("%s failed (retrying in %.1fs): %s", what, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

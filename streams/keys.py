@@ -110,6 +110,11 @@ def predictions(model_id: str, bucket: int) -> str:
     return f"{_tag(model_id)}:pred:{bucket}"
 
 
+def partition_progress(group: str) -> str:
+    """Hash: ``topic:partition`` -> the next offset after the last batch whose every effect is in Redis."""
+    return f"{PREFIX}:{{progress:{group}}}"
+
+
 REFERENCE_PATTERN = f"{PREFIX}:{{*}}:ref"
 
 
