@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -27,9 +27,9 @@ from driftline.streams.batch import Record
 from driftline.streams.kafka_client import client_options
 from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.progress import PartitionProgress, start_offset
+from driftline.streams.retry import until_done
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -41,10 +41,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._ingest.lock:  # the batch in flight finishes (and commits) first
-            pass
+            self._ingest.forget_positions(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in assigned))
+        self._ingest.forget_positions(assigned)  # positions from an earlier assignment no longer hold
         await self._ingest.seek_to_progress(assigned)
 
 
@@ -81,6 +82,7 @@ class BatchIngest(Service):  # type: ignore[misc]
         self.lock = asyncio.Lock()
         self._progress = PartitionProgress(progress_store, self._group_id) if progress_store is not None else None
         self._consumer: AIOKafkaConsumer | None = None
+        self._positions: dict[TopicPartition, int] = {}  # next offset after the last committed batch
         self.events_consumed = 0
 
     async def on_start(self) -> None:
@@ -111,6 +113,7 @@ class BatchIngest(Service):  # type: ignore[misc]
         while not self.should_stop:
             batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
             if not batches:
+                self._report_lag(consumer)  # idle: the highwaters of the empty fetches say we are caught up
                 continue
             async with self.lock:
                 started = time.perf_counter()
@@ -124,8 +127,10 @@ class BatchIngest(Service):  # type: ignore[misc]
                 next_offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
                 await self._mark_progress(next_offsets)
                 await self._commit(consumer, next_offsets)
+                self._positions.update(next_offsets)
                 if self._metrics is not None:
-                    self._record(consumer, next_offsets, len(records), time.perf_counter() - started)
+                    self._metrics.batch(self._topic, len(records), time.perf_counter() - started)
+                    self._report_lag(consumer)
 
     async def seek_to_progress(self, assigned: set[TopicPartition]) -> None:
         """Start each assigned partition at Redis' progress when it differs from the committed offset."""
@@ -133,7 +138,7 @@ class BatchIngest(Service):  # type: ignore[misc]
         if progress is None or consumer is None or not assigned:
             return
         partitions = sorted(tp.partition for tp in assigned if tp.topic == self._topic)
-        processed = await _retry_forever("read partition progress", lambda: progress.read(self._topic, partitions))
+        processed = await until_done("read partition progress", lambda: progress.read(self._topic, partitions))
         for tp in sorted(assigned, key=lambda t: t.partition):
             committed = await consumer.committed(tp)
             target = start_offset(committed, processed.get(tp.partition))
@@ -154,17 +159,23 @@ class BatchIngest(Service):  # type: ignore[misc]
         if progress is None:
             return
         by_partition = {tp.partition: offset for tp, offset in next_offsets.items()}
-        await _retry_forever("save partition progress", lambda: progress.mark(self._topic, by_partition))
+        await until_done("save partition progress", lambda: progress.mark(self._topic, by_partition))
 
-    def _record(
-        self, consumer: AIOKafkaConsumer, next_offsets: dict[TopicPartition, int], n: int, seconds: float
-    ) -> None:
-        assert self._metrics is not None
-        self._metrics.batch(self._topic, n, seconds)
-        for tp, offset in next_offsets.items():
-            highwater = consumer.highwater(tp)
-            if highwater is not None:
-                self._metrics.lag(tp.topic, tp.partition, highwater - offset)
+    def forget_positions(self, partitions: set[TopicPartition]) -> None:
+        """Partitions revoked or (re)assigned: their positions are unknown until their next batch."""
+        for tp in partitions:
+            self._positions.pop(tp, None)
+        if self._metrics is not None:
+            self._metrics.forget_lag(self._topic, sorted(tp.partition for tp in partitions if tp.topic == self._topic))
+
+    def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Lag (highwater - position) of every owned partition with a batch behind it and a fetch response."""
+        if self._metrics is None:
+            return
+        for tp in consumer.assignment():
+            position, highwater = self._positions.get(tp), consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                self._metrics.lag(tp.topic, tp.partition, highwater - position)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -174,16 +185,3 @@ class BatchIngest(Service):  # type: ignore[misc]
             # watermarks, so whoever re-reads these offsets skips them: nothing is counted twice.
             log.warning("offset commit failed (%s); the next owner re-reads and skips the batch", exc)
 
-
-async def _retry_forever(what: str, step: Callable[[], Awaitable[T]]) -> T:
-    """Redis calls of the consumer loop: an exception here would stop the service, so wait and retry."""
-    delay = 0.1
-    while True:
-        try:
-            return await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 — retried, never raised
-            log.warning("%s failed (retrying in %.1fs): %s", what, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)

@@ -39,6 +39,7 @@ from driftline.streams.label_store import LabelBatch, LabelStore
 from driftline.streams.monitors import WindowLayout
 from driftline.streams.online_step import online_alert, restore_detector
 from driftline.streams.retrain import RetrainStep, policy_of
+from driftline.streams.retry import DEFAULT_DELAYS, until_done
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class LabelProcessor:
         spec_for: Callable[[str], ModelSpec],
         *,
         retrain: RetrainStep | None = None,
-        retry_delays: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0),
+        retry_delays: Sequence[float] = DEFAULT_DELAYS,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -81,18 +82,8 @@ class LabelProcessor:
         self._unmatched_logged = 0.0
 
     async def process(self, records: Sequence[Record]) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self._process_once(records)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 — nothing may escape: the batch would be committed
-                delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
-                attempt += 1
-                log.warning("label batch failed (attempt %d, retrying in %.1fs): %s", attempt, delay, exc)
-                await asyncio.sleep(delay)
+        """Apply one batch of labels; returns only when every effect is durable."""
+        await until_done("process label batch", lambda: self._process_once(records), self._retry_delays)
 
     async def _process_once(self, records: Sequence[Record]) -> None:
         letters: list[DeadLetter] = []

@@ -9,8 +9,9 @@ order of effects is what keeps state exact under at-least-once delivery:
    (and confirmed), and only then marked closed;
 4. the method returns, and only then does faust ack the records.
 
-A failure in any step is retried with backoff instead of raised: an exception
-escaping a faust agent would ack the batch and lose it.
+A failure in any step is retried with backoff instead of raised
+(:func:`driftline.streams.retry.until_done`): an exception escaping the batch
+would stop the consumer.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
 from driftline.streams.online_step import OnlineStep
 from driftline.streams.retrain import RetrainStep, policy_of
+from driftline.streams.retry import DEFAULT_DELAYS, until_done
 from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, SketchStore
 from driftline.streams.warmup import warmup_reference
 
@@ -53,7 +55,7 @@ class PredictionProcessor:
         *,
         specs: dict[str, ModelSpec] | None = None,
         metrics: WorkerMetrics | None = None,
-        retry_delays: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0),
+        retry_delays: Sequence[float] = DEFAULT_DELAYS,
     ) -> None:
         self._metrics = metrics
         self._settings = settings
@@ -77,7 +79,7 @@ class PredictionProcessor:
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply one batch; returns only when every effect is durable."""
-        await self._retrying("process batch", lambda: self._process_once(records))
+        await until_done("process batch", lambda: self._process_once(records), self._retry_delays)
 
     async def _process_once(self, records: Sequence[Record]) -> None:
         topic = self._settings.topics.predictions
@@ -179,17 +181,3 @@ class PredictionProcessor:
             cooldown_seconds=spec.alert_policy.cooldown_seconds, min_samples=spec.thresholds.min_samples,
         )
         return ModelMonitor(reference, spec, WindowLayout.of(spec.window), policy, policy_of(spec.retrain_policy))
-
-    async def _retrying(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
-        attempt = 0
-        while True:
-            try:
-                await step()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 — nothing may escape to faust, which would ack the batch
-                delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
-                attempt += 1
-                log.warning("%s failed (attempt %d, retrying in %.1fs): %s", what, attempt, delay, exc)
-                await asyncio.sleep(delay)

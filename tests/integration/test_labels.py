@@ -24,7 +24,7 @@ from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
 from .test_end_to_end import read_topic, wait_until
-from .test_monitor import produce
+from .test_monitor import produce, wait_counted
 
 pytestmark = pytest.mark.integration
 
@@ -58,11 +58,7 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
         with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--join-labels"]) as worker:
             await produce(settings, iter(events))
 
-            async def applied() -> bool:
-                assert worker.alive(), worker.log_tail()
-                return await store.closed_window_count(sim.model_id) >= WINDOWS - 1
-
-            await wait_until(applied, 120, "the predictions to be applied")
+            assert await wait_counted(store, sim.model_id, WINDOWS, len(events)) == len(events)  # all kept
             producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
             await producer.start()
             try:

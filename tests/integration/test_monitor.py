@@ -63,6 +63,30 @@ async def counted_events(store: SketchStore, model_id: str, windows: int) -> int
     return sum([(await store.read_window(model_id, first + w)).n_events for w in range(windows)])
 
 
+async def wait_closed(
+    store: SketchStore, worker: WorkerProcess, model_ids: list[str], windows: int, seconds: float = 120
+) -> None:
+    """Until every model has closed all but its last window (the last has no later event to close it)."""
+
+    async def closed() -> bool:
+        assert worker.alive(), worker.log_tail()
+        return min([await store.closed_window_count(m) for m in model_ids]) >= windows - 1
+
+    await wait_until(closed, seconds, "every finished window to close")
+
+
+async def wait_counted(store: SketchStore, model_id: str, windows: int, n: int, seconds: float = 60) -> int:
+    """Until the model's windows hold ``n`` events (the last window's may still be in flight), then the count
+    after a pause: anything above ``n`` would be a double count, so it gets the time to show."""
+
+    async def all_there() -> bool:
+        return await counted_events(store, model_id, windows) >= n
+
+    await wait_until(all_there, seconds, f"{n} events counted")
+    await asyncio.sleep(1.0)
+    return await counted_events(store, model_id, windows)
+
+
 def window_of(alert: DriftAlert) -> int:
     return int((alert.window.start.timestamp() - EPOCH.timestamp()) // 60)
 
@@ -89,14 +113,8 @@ async def test_covariate_and_prediction_drift_alert_on_exactly_the_drifted_featu
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
             produced = await produce(settings, traffic())
-
-            async def closed() -> bool:
-                assert worker.alive(), worker.log_tail()
-                counts = [await store.closed_window_count(s.model_id) for s in (covariate, prior)]
-                return min(counts) >= WINDOWS - 1
-
-            await wait_until(closed, 120, "every finished window to close")
-            counted = [await counted_events(store, s.model_id, WINDOWS) for s in (covariate, prior)]
+            await wait_closed(store, worker, [covariate.model_id, prior.model_id], WINDOWS)
+            counted = [await wait_counted(store, s.model_id, WINDOWS, produced // 2) for s in (covariate, prior)]
         assert counted == [produced // 2, produced // 2]  # exactly once each
 
         values = await read_topic(settings, settings.topics.alerts, 6)
@@ -150,13 +168,8 @@ async def test_200k_events_without_drift_raise_no_alert_and_count_exactly(settin
         with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
             events = (e for w in range(windows) for e in sim.events(window=w, n=per_window))
             produced = await produce(settings, events)
-
-            async def closed() -> bool:
-                assert worker.alive(), worker.log_tail()
-                return await store.closed_window_count(sim.model_id) >= windows - 1
-
-            await wait_until(closed, 240, "every finished window to close")
-            counted = await counted_events(store, sim.model_id, windows)
+            await wait_closed(store, worker, [sim.model_id], windows, seconds=240)
+            counted = await wait_counted(store, sim.model_id, windows, produced)
         assert produced == 200_000 and counted == produced
         latest = await store.latest(sim.model_id)
         assert len(latest) == 24  # 20 numeric + 3 categorical features + the prediction, all evaluated

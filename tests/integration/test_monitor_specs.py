@@ -17,8 +17,8 @@ from driftline.streams.sketch_store import SketchStore
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess, _worker_env
 
-from .test_end_to_end import read_topic, wait_until
-from .test_monitor import produce
+from .test_end_to_end import read_topic
+from .test_monitor import produce, wait_closed, wait_counted
 
 pytestmark = pytest.mark.integration
 
@@ -51,12 +51,7 @@ async def test_the_spec_chooses_features_tests_window_and_policy(settings: Setti
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--spec", str(spec)]) as worker:
             await produce(settings, traffic)
-
-            async def closed() -> bool:
-                assert worker.alive(), worker.log_tail()
-                return await store.closed_window_count(sim.model_id) >= windows - 1
-
-            await wait_until(closed, 120, "every finished step to close")
+            await wait_closed(store, worker, [sim.model_id], windows)
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 4)]
     finally:
         await store.close()
@@ -111,14 +106,8 @@ async def test_a_drift_confined_to_one_segment_alerts_for_that_segment(settings:
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--spec", str(spec)]) as worker:
             produced = await produce(settings, traffic())
-
-            async def closed() -> bool:
-                assert worker.alive(), worker.log_tail()
-                return await store.closed_window_count(sim.model_id) >= windows - 1
-
-            await wait_until(closed, 120, "every window to close")
-            first = int(EPOCH.timestamp()) // 60
-            counted = sum([(await store.read_window(sim.model_id, first + w)).n_events for w in range(windows)])
+            await wait_closed(store, worker, [sim.model_id], windows)
+            counted = await wait_counted(store, sim.model_id, windows, produced)
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 2)]
     finally:
         await store.close()
@@ -159,12 +148,7 @@ async def test_online_detectors_on_the_score_and_a_feature_alert_when_they_chang
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--spec", str(spec)]) as worker:
             await produce(settings, traffic)
-
-            async def closed() -> bool:
-                assert worker.alive(), worker.log_tail()
-                return await store.closed_window_count(sim.model_id) >= windows - 1
-
-            await wait_until(closed, 120, "every window to close")
+            await wait_closed(store, worker, [sim.model_id], windows)
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 4)]
     finally:
         await store.close()

@@ -3,6 +3,7 @@ and drift after them alerts as usual; every event is either in the reference or 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,11 @@ async def test_warmup_reference_from_the_first_events_then_drift_alerts(settings
             assert 3000 <= in_reference <= 6000
             assert reference.features["channel"].kind == "categorical"
             assert reference.features["__prediction__"].kind == "numeric"
+            async def all_counted() -> bool:
+                return await counted_events(store, sim.model_id, windows) + in_reference >= produced
+
+            await wait_until(all_counted, 60, "every event in the reference or a window")
+            await asyncio.sleep(1.0)  # time for a double count to show
             assert await counted_events(store, sim.model_id, windows) + in_reference == produced
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 2)]
         story = [(a.feature, a.state, int((a.window.start.timestamp() - EPOCH.timestamp()) // 60)) for a in alerts]
