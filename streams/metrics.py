@@ -10,37 +10,58 @@ web server serves them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
+
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
 
-REASON_CLASSES = ("empty", "not_json", "too_large", "unknown_model", "not_joined", "not_comparable", "schema")
+#: Every value the ``reason`` label of ``driftline_dead_lettered_total`` can take.
+REASON_CLASSES = ("empty", "not_json", "too_large", "schema", "unknown_model", "not_joined", "not_comparable",
+                  "other")
+
+# Matched on the start of the reason, which our code writes (streams/codec.py, batch.py, labels.py); the rest of
+# a reason quotes the event (a model id, a field name) and must not decide its class.
+_PREFIXES = (
+    ("empty message", "empty"),
+    ("message is ", "too_large"),
+    ("not JSON", "not_json"),
+    ("expected a JSON object", "schema"),
+    ("invalid ", "schema"),
+    ("unknown model ", "unknown_model"),
+    ("labels of model ", "not_joined"),
+    ("label cannot be compared", "not_comparable"),
+)
 
 
 def reason_class(reason: str) -> str:
-    """A dead letter's reason as one of a few classes (the label must not take every message's text).
+    """A dead letter's reason as one of :data:`REASON_CLASSES` (a label must not take every message's text).
 
     >>> reason_class("not JSON: unexpected character"), reason_class("unknown model 'x': no reference ...")
     ('not_json', 'unknown_model')
-    >>> reason_class("message is 2000000 bytes, over the 1000000-byte limit"), reason_class("features.x: bad")
-    ('too_large', 'schema')
+    >>> reason_class("message is 2000000 bytes, over the 1000000-byte limit")
+    'too_large'
+    >>> reason_class("invalid PredictionEvent: features.x: bad"), reason_class("something new")
+    ('schema', 'other')
     """
-    lowered = reason.lower()
-    for needle, name in (("empty message", "empty"), ("not json", "not_json"), ("byte limit", "too_large"),
-                         ("unknown model", "unknown_model"), ("not joined", "not_joined"),
-                         ("cannot be compared", "not_comparable")):
-        if needle in lowered:
+    for prefix, name in _PREFIXES:
+        if reason.startswith(prefix):
             return name
-    return "schema"
+    return "other"
 
 
 class WorkerMetrics:
-    """The worker's counters, gauges and histograms.
+    """The worker's counters, gauges and histograms, in a registry of their own.
 
     >>> m = WorkerMetrics()
     >>> m.batch("driftline.predictions", 500, 0.02)
-    >>> b'driftline_events_consumed_total{topic="driftline.predictions"} 500.0' in m.render()
+    >>> m.lag("driftline.predictions", 3, 120)
+    >>> text = m.render().decode()
+    >>> 'driftline_events_consumed_total{topic="driftline.predictions"} 500.0' in text
+    True
+    >>> 'driftline_consumer_lag{partition="3",topic="driftline.predictions"} 120.0' in text
     True
     """
 
@@ -51,8 +72,8 @@ class WorkerMetrics:
                                  ["topic"], registry=r)
         self._dead = Counter("driftline_dead_lettered", "Records sent to the dead-letter topic, by source topic "
                              "and reason class", ["topic", "reason"], registry=r)
-        self._lag = Gauge("driftline_consumer_lag", "Records behind the partition's end after the last batch",
-                          ["topic", "partition"], registry=r)
+        self._lag = Gauge("driftline_consumer_lag", "Records between the consumer's position and the partition's "
+                          "end (highwater), after the last batch", ["topic", "partition"], registry=r)
         self._latency = Histogram("driftline_batch_seconds", "Time to process and commit one batch", ["topic"],
                                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
         self._size = Histogram("driftline_batch_records", "Records per batch", ["topic"],
@@ -63,32 +84,55 @@ class WorkerMetrics:
         self._triggers = Counter("driftline_retrain_triggers", "Retrain triggers published", ["model"], registry=r)
 
     def batch(self, topic: str, n_records: int, seconds: float) -> None:
+        """One batch of ``topic`` processed and committed: its size and how long process + commit took."""
         self._consumed.labels(topic).inc(n_records)
         self._latency.labels(topic).observe(seconds)
         self._size.labels(topic).observe(n_records)
 
     def lag(self, topic: str, partition: int, records: int) -> None:
+        """A partition's lag: highwater minus the consumer's position (never below 0)."""
         self._lag.labels(topic, str(partition)).set(max(records, 0))
 
+    def forget_lag(self, topic: str, partitions: Iterable[int]) -> None:
+        """Drop the lag of partitions this worker no longer owns (their new owner reports it).
+
+        >>> m = WorkerMetrics()
+        >>> m.lag("t", 0, 5)
+        >>> m.forget_lag("t", [0, 1])
+        >>> b"driftline_consumer_lag{" in m.render()
+        False
+        """
+        for partition in partitions:
+            with contextlib.suppress(KeyError):
+                self._lag.remove(topic, str(partition))
+
     def dead_letter(self, letter: DeadLetter) -> None:
+        """A dead letter published, counted by its source topic and :func:`reason_class`."""
         self._dead.labels(letter.topic, reason_class(letter.reason)).inc()
 
     def statistic(self, model: str, feature: str, test: str, value: float) -> None:
+        """The statistic of a feature's (or ``feature|key=value`` segment's) last closed window."""
         self._statistic.labels(model, feature, test).set(value)
 
     def alert(self, alert: DriftAlert) -> None:
+        """An alert published, counted by model, state (firing, resolved) and severity."""
         self._alerts.labels(alert.model_id, alert.state, alert.severity).inc()
 
     def trigger(self, trigger: RetrainTrigger) -> None:
+        """A retrain trigger published, counted by model."""
         self._triggers.labels(trigger.model_id).inc()
 
     def render(self) -> bytes:
-        """The text exposition format."""
+        """Every metric in the Prometheus text exposition format."""
         return bytes(generate_latest(self.registry))
 
 
 def install_metrics_page(app: faust.App, metrics: WorkerMetrics) -> None:
-    """Serve ``metrics`` at ``/metrics`` on the app's web server (enabled by ``metrics_port``)."""
+    """Serve ``metrics`` at ``/metrics`` on the app's web server.
+
+    The app must have its web server on (``web_enabled=True``, ``web_port``): ``create_app`` does that when
+    ``Settings.metrics_port`` is not 0. Call before the app starts.
+    """
 
     @app.page("/metrics")
     async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:

@@ -6,11 +6,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import Settings
+from driftline.streams.batch import Record
+from driftline.streams.ingest import BatchIngest
+from driftline.streams.kafka_client import client_options
+from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.simulate import FraudSimulator
 from driftline.streams.sketch_store import SketchStore
 from driftline.streams.topics import ensure_topics
@@ -74,3 +80,103 @@ async def test_metrics_endpoint_reports_the_stream(settings: Settings, tmp_path:
     amount = [v for k, v in samples.items()
               if k.startswith("driftline_window_statistic{") and 'feature="amount"' in k and 'test="psi"' in k]
     assert amount and amount[0] >= 0  # the last closed window's PSI of amount
+
+
+class GatedProcessor:
+    """Processes batches instantly, except that the second one waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def process(self, records: Sequence[Record]) -> None:
+        self.sizes.append(len(records))
+        if len(self.sizes) == 2:
+            self.waiting.set()
+            await self.gate.wait()
+
+
+async def test_lag_is_highwater_minus_position_after_each_batch_and_zero_when_caught_up(settings: Settings) -> None:
+    await ensure_topics(settings)
+    produced = await produce(settings, ({"model_id": "one-key", "i": i} for i in range(300)))  # one partition
+    metrics, processor = WorkerMetrics(), GatedProcessor()
+    topic = settings.topics.predictions
+    ingest = BatchIngest(settings, topic, processor, group_suffix="lag", max_records=50, metrics=metrics)
+    await ingest.start()
+    try:
+        await asyncio.wait_for(processor.waiting.wait(), 30)
+        text = metrics.render().decode()  # batch 1 (50 records) committed, batch 2 in flight
+        lags = [line for line in text.splitlines() if line.startswith("driftline_consumer_lag{")]
+        assert len(lags) == 1 and lags[0].endswith(f" {float(produced - 50)}"), lags
+        assert f'driftline_events_consumed_total{{topic="{topic}"}} 50.0' in text
+        processor.gate.set()
+
+        async def caught_up() -> bool:
+            return ingest.events_consumed == produced
+
+        await wait_until(caught_up, 30, "the ingest to consume everything")
+        await asyncio.sleep(1.2)  # an idle getmany (500 ms) refreshes the lag from the empty fetch
+    finally:
+        await ingest.stop()
+    text = metrics.render().decode()
+    assert [line.rpartition(" ")[2] for line in text.splitlines()
+            if line.startswith("driftline_consumer_lag{")] == ["0.0"]
+    assert f'driftline_batch_records_sum{{topic="{topic}"}} {float(produced)}' in text
+    assert f'driftline_batch_seconds_count{{topic="{topic}"}} {float(len(processor.sizes))}' in text
+
+
+class CountingProcessor:
+    """Accepts every batch at once."""
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Nothing to do."""
+
+
+async def produce_to_partitions(settings: Settings, per_partition: int, partitions: int = 4) -> None:
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(settings.topics.predictions, b"{}", partition=p)
+                   for p in range(partitions) for _ in range(per_partition)]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def lag_partitions(metrics: WorkerMetrics) -> set[str]:
+    return {line.split('partition="')[1].split('"')[0] for line in metrics.render().decode().splitlines()
+            if line.startswith("driftline_consumer_lag{")}
+
+
+async def test_a_worker_stops_reporting_the_lag_of_partitions_it_gave_away(settings: Settings) -> None:
+    await ensure_topics(settings)  # 4 partitions
+    await produce_to_partitions(settings, 40)
+    first, second = WorkerMetrics(), WorkerMetrics()
+    a = BatchIngest(settings, settings.topics.predictions, CountingProcessor(), group_suffix="shared", metrics=first)
+    b = BatchIngest(settings, settings.topics.predictions, CountingProcessor(), group_suffix="shared", metrics=second)
+    await a.start()
+    try:
+        async def a_read_all() -> bool:
+            return a.events_consumed == 160 and lag_partitions(first) == {"0", "1", "2", "3"}
+
+        await wait_until(a_read_all, 30, "the first worker to read all four partitions")
+        await b.start()
+        try:
+            async def a_gave_some_away() -> bool:
+                return len(lag_partitions(first)) < 4
+
+            await wait_until(a_gave_some_away, 30, "the first worker to forget the lag of revoked partitions")
+            await produce_to_partitions(settings, 1)
+
+            async def both_read_the_rest() -> bool:
+                return a.events_consumed + b.events_consumed == 164
+
+            await wait_until(both_read_the_rest, 30, "the two workers to read the new records")
+            await asyncio.sleep(1.2)
+            mine, theirs = lag_partitions(first), lag_partitions(second)
+            assert mine and theirs and not mine & theirs and mine | theirs == {"0", "1", "2", "3"}, (mine, theirs)
+        finally:
+            await b.stop()
+    finally:
+        await a.stop()
