@@ -78,21 +78,27 @@ class LabelStore:
     async def find_predictions(
         self, model_id: str, labels: Sequence[tuple[str, float]], ttl_seconds: float
     ) -> dict[str, bytes]:
-        """prediction_id -> the stored prediction, for labels ``(prediction_id, label time)``: looked up in
-        the days from ``label time - ttl`` to a day after it (clock skew)."""
-        if not labels:
+        """prediction_id -> the stored prediction, for labels ``(prediction_id, label time)``: each label is looked
+        up in the days from its own time minus the TTL to a day after it (clock skew), newest first.
+
+        Per label, not over the batch's whole span: one label stamped 1970 next to labels of today must cost its
+        own few days, not every day in between.
+        """
+        wanted: dict[int, set[str]] = {}
+        for pid, ts in labels:
+            for day in range(keys.prediction_bucket(ts - ttl_seconds), keys.prediction_bucket(ts) + 2):
+                wanted.setdefault(day, set()).add(pid)
+        if not wanted:
             return {}
-        ids = sorted({pid for pid, _ in labels})
-        first = keys.prediction_bucket(min(ts for _, ts in labels) - ttl_seconds)
-        last = keys.prediction_bucket(max(ts for _, ts in labels)) + 1
-        days = list(range(last, first - 1, -1))  # newest first
+        days = sorted(wanted, reverse=True)  # newest first
+        asked = {day: sorted(wanted[day]) for day in days}
         async with self._redis.pipeline(transaction=False) as pipe:
             for day in days:
-                pipe.hmget(keys.predictions(model_id, day), ids)
+                pipe.hmget(keys.predictions(model_id, day), asked[day])
             rows = await pipe.execute()
         found: dict[str, bytes] = {}
-        for row in rows:
-            for pid, value in zip(ids, row, strict=True):
+        for day, row in zip(days, rows, strict=True):
+            for pid, value in zip(asked[day], row, strict=True):
                 if value is not None and pid not in found:
                     found[pid] = value
         return found

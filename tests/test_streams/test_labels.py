@@ -115,3 +115,18 @@ async def test_labels_of_a_model_that_keeps_no_predictions_are_dead_lettered(
     await plain.process([Record(0, 0, orjson.dumps({"model_id": "m", "prediction_id": "p", "label": 1, "ts": 1}))])
     assert len(publish.letters) == 1 and "--join-labels" in publish.letters[0].reason
     assert "not joined" in publish.letters[0].reason
+
+
+async def test_a_label_stamped_far_away_costs_its_own_days_only(client: aioredis.Redis) -> None:
+    import time
+
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    today = keys.prediction_bucket(time.time())
+    await client.hset(keys.predictions(model, today), "p-now", b"0.9")
+    await client.hset(keys.predictions(model, 3), "p-1970", b"0.1")
+    store = LabelStore(client)
+    started = time.perf_counter()
+    found = await store.find_predictions(model, [("p-now", time.time()), ("p-1970", 4 * 86_400.0),
+                                                 ("p-none", 5e9)], ttl_seconds=7 * 86_400)
+    assert found == {"p-now": b"0.9", "p-1970": b"0.1"}
+    assert time.perf_counter() - started < 1.0  # not one HMGET per day of the 56 years in between
