@@ -21,7 +21,7 @@ import orjson
 from driftline.config.events import PREDICTION_FEATURE, DeadLetter, PredictionEvent
 from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
 from driftline.streams import keys
-from driftline.streams.codec import InvalidEvent, dead_letter, decode
+from driftline.streams.codec import InvalidEvent, dead_letter, decode, loads
 from driftline.streams.prediction_fields import fast_prediction_fields
 
 COUNT_FIELD = "__n__"
@@ -140,9 +140,9 @@ def decode_batch(records: Iterable[Record], *, topic: str, max_bytes: int) -> De
         raw = rec.value
         if raw and len(raw) <= max_bytes:
             try:
-                fields = fast_prediction_fields(orjson.loads(raw))
-            except orjson.JSONDecodeError:
-                fields = None
+                fields = fast_prediction_fields(loads(raw))
+            except InvalidEvent:
+                fields = None  # the full decode below gives the reason
             if fields is not None:
                 batch.add(rec, *fields)
                 continue

@@ -8,7 +8,7 @@ deserialize, which would lose it silently. Here every failure becomes a
 from __future__ import annotations
 
 import base64
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -32,16 +32,61 @@ def decode(raw: bytes | None, schema: type[EventT], *, max_bytes: int) -> EventT
         raise InvalidEvent("empty message")
     if len(raw) > max_bytes:
         raise InvalidEvent(f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not JSON: {exc}") from None
+    data = loads(raw)
     if not isinstance(data, dict):
         raise InvalidEvent(f"expected a JSON object, got {type(data).__name__}")
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid {schema.__name__}: {_summarise(exc)}") from None
+
+
+MAX_DEPTH = 64
+"""No event of ours nests deeper than 3 levels; orjson's recursive parser crashes the whole process (SIGSEGV)
+on input nested ~100,000 deep, well within the size limit, so deeper input is refused before parsing."""
+
+
+def loads(raw: bytes) -> Any:
+    """``orjson.loads`` for untrusted bytes: :class:`InvalidEvent` for what is not JSON or nests too deep.
+
+    >>> loads(b'{"a": [1]}')
+    {'a': [1]}
+    >>> loads(b"[" * 100_000 + b"]" * 100_000)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InvalidEvent: JSON nested deeper than 64 levels
+    """
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH:
+        raise InvalidEvent(f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[`` / ``{`` outside strings (a scan, for the rare payload with many brackets).
+
+    >>> nesting_depth(b'{"a": [[1]], "b": "[[[["}')
+    3
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def encode(event: BaseModel) -> bytes:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from driftline.config.events import PREDICTION_FEATURE
+from driftline.streams.codec import InvalidEvent, loads
 
 
 class ReferenceDataError(ValueError):
@@ -126,13 +126,13 @@ def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                row = orjson.loads(line)
+                row = loads(line)
                 if not isinstance(row, dict):
                     raise ReferenceDataError(f"{path}:{number}: expected a JSON object per line")
                 # A nested "features" map (PredictionEvent-shaped lines) is flattened.
                 rows.append(row["features"] if isinstance(row.get("features"), dict) else row)
-    except orjson.JSONDecodeError as exc:
-        raise ReferenceDataError(f"{path}: not JSON lines: {exc}") from None
+    except InvalidEvent as exc:
+        raise ReferenceDataError(f"{path}: not JSON lines: {exc.reason}") from None
     except OSError as exc:
         raise ReferenceDataError(f"{path}: cannot read: {exc.strerror}") from None
     return rows

@@ -1,0 +1,100 @@
+"""Nasty input through Kafka: every bad message lands in the dead-letter topic with a reason and its
+original bytes, the worker keeps running, and the valid events around them are counted exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from driftline.config.events import DeadLetter
+from driftline.config.settings import Settings
+from driftline.streams.codec import decode
+from driftline.streams.kafka_client import client_options
+from driftline.streams.simulate import FraudSimulator
+from driftline.streams.sketch_store import SketchStore
+from driftline.streams.topics import ensure_topics
+from driftline.streams.worker_process import WorkerProcess
+
+from .test_end_to_end import read_topic
+from .test_monitor import wait_counted
+
+pytestmark = pytest.mark.integration
+
+MAX_EVENT_BYTES = 100_000
+
+
+def corpus(model: str, valid: dict[str, object]) -> list[bytes | None]:
+    def with_(**fields: object) -> bytes:
+        return orjson.dumps({**valid, **fields})
+
+    event = orjson.dumps(valid)
+    return [
+        None,  # a tombstone
+        b"",
+        b"not json at all",
+        b'{"model_id": "\xff\xfe", "features": {}}',  # invalid UTF-8
+        b"[" * 200_000 + b"]" * 200_000,  # nested deep enough to crash a recursive parser
+        b'{"model_id": "m", "features": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        event.replace(b'"features":{', b'"features":{"huge":1e400,'),
+        event.replace(b'"features":{', b'"features":{"nan":NaN,'),
+        event.replace(b'"features":{', b'"features":{"inf":Infinity,'),
+        with_(features=[1, 2, 3]),
+        with_(features={"amount": {"nested": 1}}),
+        with_(ts="yesterday"),
+        with_(model_id=42),
+        with_(model_id="a{b}"),  # would break the Redis hash tag
+        with_(prediction=None),
+        orjson.dumps({k: v for k, v in valid.items() if k != "prediction_id"}),
+        with_(model_id=f"{model}-unknown"),
+        with_(segment={"region": 7}),
+        with_(padding="x" * (MAX_EVENT_BYTES + 10)),  # over the size limit
+        b'"just a string"',
+        b"null",
+        b"[]",
+    ]
+
+
+async def test_every_bad_message_is_dead_lettered_and_the_good_ones_counted(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTLINE_MAX_EVENT_BYTES", str(MAX_EVENT_BYTES))
+    sim = FraudSimulator(model_id=f"bad-{settings.app_id[-8:]}", seed=13)
+    await ensure_topics(settings)
+    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    await store.put_reference(sim.reference())
+    events = [*sim.events(window=0, n=400), *sim.events(window=1, n=400), *sim.events(window=2, n=10)]
+    bad = corpus(sim.model_id, events[0])
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", max_request_size=2_000_000)
+    await producer.start()
+    try:
+        sends = []
+        for i, event in enumerate(events):  # every bad message between two good ones, on the model's partition
+            key = sim.model_id.encode()
+            sends.append(await producer.send(settings.topics.predictions, orjson.dumps(event), key=key))
+            if i % 30 == 0 and i // 30 < len(bad):
+                sends.append(await producer.send(settings.topics.predictions, bad[i // 30], key=key))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    assert len(events) // 30 >= len(bad)
+    try:
+        with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
+            counted = await wait_counted(store, sim.model_id, 3, len(events))
+            assert worker.alive(), worker.log_tail()
+            letters = [decode(v, DeadLetter, max_bytes=10**7)
+                       for v in await read_topic(settings, settings.topics.deadletter, len(bad))]
+            assert worker.alive(), worker.log_tail()
+    finally:
+        await store.close()
+    assert counted == len(events)  # the valid events, exactly once
+    assert len(letters) == len(bad)
+    assert sorted(base64.b64decode(d.payload_b64) for d in letters) == sorted(b or b"" for b in bad)
+    assert all(d.reason for d in letters)
+    reasons = [d.reason for d in letters]
+    assert "JSON nested deeper than 64 levels" in reasons
+    assert any("unknown model" in r for r in reasons) and any("over the" in r for r in reasons)
