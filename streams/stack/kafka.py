@@ -147,6 +147,8 @@ class KafkaBroker:
             # driftline creates its topics with the configs they need (the references topic is
             # compacted); a typo in a topic name must fail, not silently create a new topic.
             "auto.create.topics.enable=false",
+            # Room for the fault suite's 10 MB messages: they must reach the worker to be dead-lettered.
+            "message.max.bytes=16777216",
             "",
         ]))
         (self.workdir / "log4j2.properties").write_text(_LOG4J2)
