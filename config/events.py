@@ -149,5 +149,11 @@ class DeadLetter(_Output):
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)
     reason: str
-    payload_b64: str = Field(description="The original message value, base64.")
+    payload_b64: str = Field(description="The original message value, base64 (its first bytes when truncated).")
     key_b64: str | None = None
+    payload_bytes: int | None = Field(None, ge=0, description="The original value's size in bytes.")
+    payload_truncated: bool = Field(
+        False, description="Only the first bytes are here (the value was too large to republish); the whole "
+        "value is at topic/partition/offset while the topic retains it, and payload_sha256 identifies it.",
+    )
+    payload_sha256: str | None = Field(None, description="SHA-256 (hex) of the whole original value.")

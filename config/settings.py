@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     max_event_bytes: int = Field(1_000_000, gt=0, description="Larger messages are dead-lettered.")
+    max_future_seconds: float = Field(
+        300.0, gt=0,
+        description="An event stamped further than this after its Kafka record's timestamp is dead-lettered "
+        "(a producer clock ahead would otherwise close its model's open windows).",
+    )
     metrics_port: int = Field(
         0, ge=0, le=65535,
         description="Serve Prometheus metrics at http://<host>:<port>/metrics (0: off). Several workers on one "

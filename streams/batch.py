@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ class Record:
     offset: int
     value: bytes | None
     key: bytes | None = None
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp (the producer's clock, or the broker's with LogAppendTime)."""
 
 
 @dataclass
@@ -129,31 +132,64 @@ def window_of(ts_seconds: float, window_seconds: int) -> int:
     return int(ts_seconds // window_seconds)
 
 
-def decode_batch(records: Iterable[Record], *, topic: str, max_bytes: int) -> DecodedBatch:
+def decode_batch(
+    records: Iterable[Record], *, topic: str, max_bytes: int, max_future_seconds: float | None = None
+) -> DecodedBatch:
     """Validate every record; the invalid ones become dead letters with the reason.
 
     The common shape takes the fast structural check; anything else goes through
-    the full pydantic schema, which accepts it or names what is wrong.
+    the full pydantic schema, which accepts it or names what is wrong. An event
+    stamped more than ``max_future_seconds`` after its record's Kafka timestamp
+    (a producer's clock far ahead) is refused too: its event time would close
+    every open window of its model (see :func:`future_skew`).
     """
     batch = DecodedBatch()
     for rec in records:
         raw = rec.value
+        fields = None
         if raw and len(raw) <= max_bytes:
             try:
                 fields = fast_prediction_fields(loads(raw))
             except InvalidEvent:
                 fields = None  # the full decode below gives the reason
-            if fields is not None:
-                batch.add(rec, *fields)
+        if fields is None:
+            try:
+                event = decode(raw, PredictionEvent, max_bytes=max_bytes)
+            except InvalidEvent as exc:
+                batch.dead_letters.append(_dead(rec, topic, exc.reason))
                 continue
-        try:
-            event = decode(raw, PredictionEvent, max_bytes=max_bytes)
-        except InvalidEvent as exc:
-            batch.dead_letters.append(_dead(rec, topic, exc.reason))
+            fields = (event.model_id, event.ts.timestamp(), event.features, event.prediction_id, event.prediction,
+                      event.segment)
+        skew = future_skew(rec, fields[1], max_future_seconds)
+        if skew is not None:
+            batch.dead_letters.append(_dead(rec, topic, skew))
             continue
-        batch.add(rec, event.model_id, event.ts.timestamp(), event.features, event.prediction_id, event.prediction,
-                  event.segment)
+        batch.add(rec, *fields)
     return batch
+
+
+def future_skew(rec: Record, ts: float, max_future_seconds: float | None) -> str | None:
+    """Why an event time is too far ahead of its record's timestamp, or None when it is not.
+
+    Judged against the record's own timestamp, not the worker's clock, so a
+    replay decides exactly as the first reading did (nothing is first refused,
+    then counted). Events stamped in the past are never refused here: the
+    windowing rules count them, as late when their window is gone.
+
+    >>> rec = Record(0, 7, b"", timestamp_ms=1_000_000)
+    >>> future_skew(rec, 1_000.0 + 300, 300.0) is None
+    True
+    >>> future_skew(rec, 4_102_444_800.0, 300.0)[:70]
+    'event time 2100-01-01T00:00:00+00:00 is 4102443800 s after its record '
+    """
+    if max_future_seconds is None or rec.timestamp_ms is None or rec.timestamp_ms < 0:
+        return None
+    ahead = ts - rec.timestamp_ms / 1000
+    if ahead <= max_future_seconds:
+        return None
+    when = datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts < 253_402_300_800 else repr(ts)  # year 10000
+    return (f"event time {when} is {ahead:.0f} s after its record was produced (more than the "
+            f"{max_future_seconds:.0f} s allowed): is the producer clock wrong?")
 
 
 def plan_batch(

@@ -8,6 +8,7 @@ deserialize, which would lose it silently. Here every failure becomes a
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any, TypeVar
 
 import orjson
@@ -94,16 +95,35 @@ def encode(event: BaseModel) -> bytes:
     return event.model_dump_json(exclude_none=False).encode()
 
 
+DEAD_LETTER_PAYLOAD_BYTES = 256 * 1024
+"""Values up to this size travel whole in their dead letter; base64 makes them a third larger, and a dead
+letter must fit the producer's and broker's default 1 MB limit, or publishing it would fail forever."""
+
+TRUNCATED_PREFIX_BYTES = 4096
+
+
 def dead_letter(
     raw: bytes | None, *, reason: str, topic: str, partition: int, offset: int, key: bytes | None = None
 ) -> DeadLetter:
+    """The dead letter for one refused message: whole up to :data:`DEAD_LETTER_PAYLOAD_BYTES`, beyond that its
+    first bytes with the size and SHA-256 of the whole (which stays at topic/partition/offset).
+
+    >>> d = dead_letter(b"x" * 10_000_000, reason="too big", topic="t", partition=0, offset=5)
+    >>> d.payload_truncated, d.payload_bytes, len(base64.b64decode(d.payload_b64)), len(d.model_dump_json()) < 10_000
+    (True, 10000000, 4096, True)
+    """
+    value = raw or b""
+    truncated = len(value) > DEAD_LETTER_PAYLOAD_BYTES
     return DeadLetter(
         topic=topic,
         partition=partition,
         offset=offset,
         reason=reason,
-        payload_b64=base64.b64encode(raw or b"").decode(),
-        key_b64=base64.b64encode(key).decode() if key is not None else None,
+        payload_b64=base64.b64encode(value[:TRUNCATED_PREFIX_BYTES] if truncated else value).decode(),
+        key_b64=base64.b64encode(key[:TRUNCATED_PREFIX_BYTES]).decode() if key is not None else None,
+        payload_bytes=len(value),
+        payload_truncated=truncated,
+        payload_sha256=hashlib.sha256(value).hexdigest(),
     )
 
 

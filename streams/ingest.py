@@ -12,6 +12,7 @@ acknowledged by the broker). See docs/decisions/0006-batch-ingest.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from driftline.streams.batch import Record
 from driftline.streams.kafka_client import client_options
 from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.progress import PartitionProgress, start_offset
-from driftline.streams.retry import until_done
+from driftline.streams.retry import Guard, StateBehind, until_done
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class BatchProcessor(Protocol):
-    async def process(self, records: Sequence[Record]) -> None:
-        """Apply a batch durably; return only when done (retrying inside), never raise on input."""
+    async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
+        """Apply a batch durably; return only when done (retrying inside), never raise on input.
+        ``guard()`` runs before every attempt; the :class:`StateBehind` it raises is raised."""
 
 
 class BatchIngest(Service):  # type: ignore[misc]
@@ -118,11 +120,15 @@ class BatchIngest(Service):  # type: ignore[misc]
             async with self.lock:
                 started = time.perf_counter()
                 records = [
-                    Record(partition=tp.partition, offset=m.offset, value=m.value, key=m.key)
+                    Record(partition=tp.partition, offset=m.offset, value=m.value, key=m.key, timestamp_ms=m.timestamp)
                     for tp, messages in batches.items()
                     for m in messages
                 ]
-                await self._processor.process(records)
+                try:
+                    await self._processor.process(records, functools.partial(self._check_progress, batches))
+                except StateBehind as behind:
+                    await self._reread(consumer, batches, behind.restart_at)
+                    continue
                 self.events_consumed += len(records)
                 next_offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
                 await self._mark_progress(next_offsets)
@@ -153,6 +159,37 @@ class BatchIngest(Service):  # type: ignore[misc]
                 log.warning("%s[%d]: Redis is behind the committed offset (%d < %d; restored from an older "
                             "snapshot?): re-reading from %d", tp.topic, tp.partition, target, committed, target)
             consumer.seek(tp, target)
+
+    async def _check_progress(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        """Raise :class:`StateBehind` when Redis' progress of a partition in this batch is behind where this
+        consumer has processed it to: Redis was restored from an older snapshot (or lost its state) while
+        the worker ran. Applying the batch would move the watermarks past the records Redis lost."""
+        progress = self._progress
+        known = {tp: position for tp in batches if (position := self._positions.get(tp)) is not None}
+        if progress is None or not known:
+            return
+        stored = await progress.read(self._topic, [tp.partition for tp in known])
+        behind = {tp.partition: stored.get(tp.partition, -1) for tp, position in known.items()
+                  if stored.get(tp.partition, -1) < position}
+        if behind:
+            raise StateBehind(behind)
+
+    async def _reread(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]],
+                restart_at: dict[int, int]) -> None:
+        """Drop the batch in hand: the partitions Redis is behind on start again at Redis' progress (-1: the
+        beginning), the others at this batch's first record."""
+        for tp, messages in batches.items():
+            target = restart_at.get(tp.partition, messages[0].offset)
+            if tp.partition in restart_at:
+                log.warning("%s[%d]: Redis is behind this consumer (progress %d < %d; restored from an older "
+                            "snapshot?): re-reading from %s", tp.topic, tp.partition, target,
+                            self._positions[tp], "the beginning" if target < 0 else target)
+            if target < 0:
+                self._positions.pop(tp, None)
+                await consumer.seek_to_beginning(tp)
+            else:
+                self._positions[tp] = target
+                consumer.seek(tp, target)
 
     async def _mark_progress(self, next_offsets: dict[TopicPartition, int]) -> None:
         progress = self._progress

@@ -39,7 +39,7 @@ from driftline.streams.label_store import LabelBatch, LabelStore
 from driftline.streams.monitors import WindowLayout
 from driftline.streams.online_step import online_alert, restore_detector
 from driftline.streams.retrain import RetrainStep, policy_of
-from driftline.streams.retry import DEFAULT_DELAYS, until_done
+from driftline.streams.retry import DEFAULT_DELAYS, Guard, attempts
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,9 @@ class LabelProcessor:
         self._retry_delays = retry_delays
         self._unmatched_logged = 0.0
 
-    async def process(self, records: Sequence[Record]) -> None:
+    async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch of labels; returns only when every effect is durable."""
-        await until_done("process label batch", lambda: self._process_once(records), self._retry_delays)
+        await attempts("process label batch", lambda: self._process_once(records), guard, self._retry_delays)
 
     async def _process_once(self, records: Sequence[Record]) -> None:
         letters: list[DeadLetter] = []

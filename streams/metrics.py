@@ -19,8 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
 
 #: Every value the ``reason`` label of ``driftline_dead_lettered_total`` can take.
-REASON_CLASSES = ("empty", "not_json", "too_large", "schema", "unknown_model", "not_joined", "not_comparable",
-                  "other")
+REASON_CLASSES = ("empty", "not_json", "too_large", "schema", "unknown_model", "clock_skew", "not_joined",
+                  "not_comparable", "other")
 
 # Matched on the start of the reason, which our code writes (streams/codec.py, batch.py, labels.py); the rest of
 # a reason quotes the event (a model id, a field name) and must not decide its class.
@@ -31,6 +31,7 @@ _PREFIXES = (
     ("expected a JSON object", "schema"),
     ("invalid ", "schema"),
     ("unknown model ", "unknown_model"),
+    ("event time ", "clock_skew"),
     ("labels of model ", "not_joined"),
     ("label cannot be compared", "not_comparable"),
 )

@@ -35,7 +35,7 @@ from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
 from driftline.streams.online_step import OnlineStep
 from driftline.streams.retrain import RetrainStep, policy_of
-from driftline.streams.retry import DEFAULT_DELAYS, until_done
+from driftline.streams.retry import DEFAULT_DELAYS, Guard, attempts
 from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, SketchStore
 from driftline.streams.warmup import warmup_reference
 
@@ -77,13 +77,14 @@ class PredictionProcessor:
             return loaded[1].spec
         return self._specs.get(model_id)
 
-    async def process(self, records: Sequence[Record]) -> None:
+    async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch; returns only when every effect is durable."""
-        await until_done("process batch", lambda: self._process_once(records), self._retry_delays)
+        await attempts("process batch", lambda: self._process_once(records), guard, self._retry_delays)
 
     async def _process_once(self, records: Sequence[Record]) -> None:
         topic = self._settings.topics.predictions
-        decoded = decode_batch(records, topic=topic, max_bytes=self._settings.max_event_bytes)
+        decoded = decode_batch(records, topic=topic, max_bytes=self._settings.max_event_bytes,
+                               max_future_seconds=self._settings.max_future_seconds)
         model_ids = set(decoded.model_ids)
         monitors = await self._load_monitors(model_ids)
         warming = {m for m in model_ids - monitors.keys() if self._warmup_events(m) > 0}
@@ -109,7 +110,9 @@ class PredictionProcessor:
             for alert in online_alerts:  # one at a time: a model's alerts keep their order on its partition
                 await self._publish_alert(alert)
             await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts, batch.max_event_time)
-        result = await self._store.apply(batch)
+        layout = monitor.layout
+        result = await self._store.apply(batch, bucket_seconds=layout.bucket_seconds,
+                                         lateness_seconds=layout.lateness_seconds)
         if result is ApplyResult.OVERLAPS_WATERMARK:
             # The planner filtered against the watermark it read; a concurrent
             # writer moved it since. Raising makes the whole batch re-plan.

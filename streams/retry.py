@@ -12,14 +12,46 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+Guard = Callable[[], Awaitable[None]]
+"""Called before every attempt at a batch; raises :class:`StateBehind` to drop the batch."""
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
-async def until_done(what: str, step: Callable[[], Awaitable[T]], delays: Sequence[float] = DEFAULT_DELAYS) -> T:
+class StateBehind(Exception):
+    """Redis holds less than the consumer has processed (restored from an older snapshot): the batch in
+    hand must not be applied; the consumer re-reads each partition from ``restart_at`` (-1: the beginning)."""
+
+    def __init__(self, restart_at: dict[int, int]) -> None:
+        super().__init__(f"Redis is behind on partition(s) {sorted(restart_at)}")
+        self.restart_at = restart_at
+
+
+async def attempts(what: str, step: Callable[[], Awaitable[T]], guard: Guard | None,
+                   delays: Sequence[float] = DEFAULT_DELAYS) -> T:
+    """:func:`until_done` for one batch: ``guard()`` before every attempt (a Redis restored while the
+    batch was retried is caught before anything is applied on it); :class:`StateBehind` is raised."""
+
+    async def guarded() -> T:
+        if guard is not None:
+            await guard()
+        return await step()
+
+    return await until_done(what, guarded, delays, give_up_on=(StateBehind,))
+
+
+async def until_done(
+    what: str,
+    step: Callable[[], Awaitable[T]],
+    delays: Sequence[float] = DEFAULT_DELAYS,
+    *,
+    give_up_on: tuple[type[BaseException], ...] = (),
+) -> T:
     """``await step()`` until it returns; after a failure, wait the next of ``delays`` (the last repeats).
+    Exceptions in ``give_up_on`` are not failures to retry but answers: they are raised to the caller.
 
     >>> calls = []
     >>> async def flaky() -> str:
@@ -34,7 +66,7 @@ async def until_done(what: str, step: Callable[[], Awaitable[T]], delays: Sequen
     while True:
         try:
             return await step()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, *give_up_on):
             raise
         except Exception as exc:  # noqa: BLE001 — retried, never raised
             delay = delays[min(attempt, len(delays) - 1)]

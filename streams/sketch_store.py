@@ -26,9 +26,12 @@ from driftline.streams.batch import COUNT_FIELD, ModelBatch, WarmupBatch
 # KEYS: watermarks, partition event times, open windows, closed windows, late counter, online states,
 #       then one hash per window, then one predictions hash per day.
 # ARGV: partition, min offset, max offset, max event time, bucket ttl, number of windows, predictions ttl,
-#       number of online state fields, then field, state, ... (online detectors),
+#       number of online state fields, bucket seconds (0: no expiry), lateness seconds,
+#       then field, state, ... (online detectors),
 #       then per window: window id, number of fields, field, increment, ...
 #       then per day: number of predictions, prediction id, prediction json, ...
+# A window is late when it is closed, or when it never opened and the model's event-time horizon (as
+# closable_windows computes it, before this batch) has passed it: it would have been closed already.
 _APPLY_LUA = """
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if wm >= tonumber(ARGV[3]) then return 0 end
@@ -36,7 +39,16 @@ if wm >= tonumber(ARGV[2]) then return -1 end
 local ttl = tonumber(ARGV[5])
 local n_windows = tonumber(ARGV[6])
 local n_online = tonumber(ARGV[8])
-local pos = 9
+local bucket = tonumber(ARGV[9])
+local horizon = nil
+if bucket > 0 then
+  local times = redis.call('HVALS', KEYS[2])
+  for _, t in ipairs(times) do
+    local h = tonumber(t) - tonumber(ARGV[10])
+    if horizon == nil or h < horizon then horizon = h end
+  end
+end
+local pos = 11
 for i = 0, n_online - 1 do
   redis.call('HSET', KEYS[6], ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
 end
@@ -45,7 +57,11 @@ for k = 7, 6 + n_windows do
   local window_id = ARGV[pos]
   local n_fields = tonumber(ARGV[pos + 1])
   pos = pos + 2
-  if redis.call('SISMEMBER', KEYS[4], window_id) == 1 then
+  local late = redis.call('SISMEMBER', KEYS[4], window_id) == 1
+  if not late and horizon ~= nil and (tonumber(window_id) + 1) * bucket <= horizon then
+    late = redis.call('SISMEMBER', KEYS[3], window_id) == 0
+  end
+  if late then
     for i = 0, n_fields - 1 do
       if ARGV[pos + 2 * i] == '__n__' then redis.call('INCRBY', KEYS[5], ARGV[pos + 2 * i + 1]) end
     end
@@ -140,7 +156,10 @@ class SketchStore:
             values = await pipe.execute()
         return {pair: int(v) for pair, v in zip(pairs, values, strict=True) if v is not None}
 
-    async def apply(self, batch: ModelBatch) -> ApplyResult:
+    async def apply(self, batch: ModelBatch, *, bucket_seconds: int = 0, lateness_seconds: int = 0) -> ApplyResult:
+        """Add the batch's counts (windows already passed by: to the late counter) and move the watermark,
+        atomically; a no-op when the watermark says the batch is in. ``bucket_seconds`` 0: closed windows are
+        the only late ones."""
         window_ids = sorted(batch.windows)
         days = sorted(batch.predictions)
         key_list = [
@@ -157,7 +176,7 @@ class SketchStore:
         predictions_ttl = batch.keep_predictions_seconds + keys.PREDICTION_BUCKET_SECONDS
         args: list[str | int | float | bytes] = [
             batch.partition, batch.min_offset, batch.max_offset, repr(batch.max_event_time), self._ttl,
-            len(window_ids), predictions_ttl, len(batch.online_states),
+            len(window_ids), predictions_ttl, len(batch.online_states), bucket_seconds, lateness_seconds,
         ]
         for name, value in batch.online_states.items():
             args += [name, value]

@@ -9,6 +9,7 @@ import orjson
 
 from driftline.detectors.reference import ModelReference
 from driftline.streams.batch import COUNT_FIELD, ModelIngest, Record, decode_batch, plan_batch
+from driftline.streams.metrics import reason_class
 
 TOPIC = "driftline.predictions"
 REFERENCE = ModelReference.build("m1", "v1", {"x": np.arange(100.0)}, n_bins=4)  # edges 24.75, 49.5, 74.25
@@ -131,3 +132,20 @@ def test_segment_counts_go_to_their_own_fields_beside_the_whole() -> None:
         "x|region=eu:0": 1, "x|region=eu:3": 1, "x|region=us:1": 1,
         f"{COUNT_FIELD}|region=eu": 2, f"{COUNT_FIELD}|region=us": 1,
     }
+
+
+def test_an_event_stamped_far_after_its_record_is_dead_lettered_and_its_neighbours_kept() -> None:
+    """Judged against each record's own Kafka timestamp, so a replay decides the same."""
+    produced_ms = 1_000 * 1_000
+    records = [
+        Record(0, 0, event(0, 1.0, ts=1_000.0), timestamp_ms=produced_ms),
+        Record(0, 1, event(1, 1.0, ts=1_000.0 + 3600), timestamp_ms=produced_ms),  # an hour ahead
+        Record(0, 2, event(2, 1.0, ts=10.0), timestamp_ms=produced_ms),  # long before: not refused here
+        Record(0, 3, event(3, 1.0, ts=1_000.0 + 3600)),  # no timestamp: nothing to judge by
+    ]
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000, max_future_seconds=300)
+    assert [r.offset for r in decoded.records] == [0, 2, 3]
+    [letter] = decoded.dead_letters
+    assert letter.offset == 1 and letter.reason.startswith("event time 1970-01-01T01:16:40+00:00 is 3600 s after")
+    assert reason_class(letter.reason) == "clock_skew"
+    assert decode_batch(records, topic=TOPIC, max_bytes=10_000).dead_letters == []  # no limit given

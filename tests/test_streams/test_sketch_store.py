@@ -59,6 +59,21 @@ async def test_windows_close_by_event_time_and_late_events_are_counted_apart(sto
     assert await store.closable_windows(model, window_seconds=60, lateness_seconds=0) == [1]
 
 
+async def test_an_event_for_a_window_the_horizon_passed_before_it_opened_is_late(store: SketchStore) -> None:
+    """Clock skew into the past: a window that never opened but would have closed by now takes no events
+    (closing it would evaluate a window of stragglers); they are counted as late, and only they."""
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    layout = {"bucket_seconds": 60, "lateness_seconds": 30}
+    assert await store.apply(batch(model, 0, (0, 0), {10: {"x:0": 1, COUNT_FIELD: 1}}, ts=630.0), **layout) \
+        is ApplyResult.APPLIED  # horizon 600: windows ending at or before it are gone
+    mixed = {1: {"x:0": 4, COUNT_FIELD: 4}, 9: {"x:0": 2, COUNT_FIELD: 2}, 10: {"x:0": 3, COUNT_FIELD: 3}}
+    assert await store.apply(batch(model, 0, (1, 9), mixed, ts=640.0), **layout) is ApplyResult.APPLIED
+    assert await store.late_count(model) == 6  # windows 1 (ends 120) and 9 (ends 600)
+    assert (await store.read_window(model, 10)).n_events == 4  # window 10 (ends 660) is still open
+    assert (await store.read_window(model, 1)).n_events == 0
+    assert await store.closable_windows(model, window_seconds=60, lateness_seconds=30) == []
+
+
 async def test_reference_round_trips(store: SketchStore) -> None:
     ref = ModelReference.build(f"m-{uuid.uuid4().hex[:8]}", "v3", {"x": np.linspace(0, 1, 50)}, n_bins=5)
     await store.put_reference(ref)
