@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         "host need one port each.",
     )
     metrics_host: str = Field("0.0.0.0", description="The address the metrics server binds to.")  # noqa: S104
+    fault_hold_commit_seconds: float = Field(
+        0.0, ge=0,
+        description="Fault tests only: wait this long between a batch's Redis writes and its offset commit, so "
+        "a kill can land exactly there. 0 (the default) in production.",
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -132,6 +132,10 @@ class BatchIngest(Service):  # type: ignore[misc]
                 self.events_consumed += len(records)
                 next_offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
                 await self._mark_progress(next_offsets)
+                if self._settings.fault_hold_commit_seconds:
+                    log.warning("fault point: Redis written, holding the offset commit for %.1fs",
+                                self._settings.fault_hold_commit_seconds)
+                    await asyncio.sleep(self._settings.fault_hold_commit_seconds)
                 await self._commit(consumer, next_offsets)
                 self._positions.update(next_offsets)
                 if self._metrics is not None:

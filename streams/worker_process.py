@@ -58,6 +58,15 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._process.alive()
 
+    def rss_mb(self) -> float:
+        """The worker's resident memory now (0 when it is not running or there is no /proc)."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except (OSError, RuntimeError):
+            return 0.0
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        return kb / 1024
+
     def log_tail(self, chars: int = 4000) -> str:
         return self._process.log_tail(chars)
 
@@ -81,6 +90,10 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     }
     if settings.metrics_port:
         env["DRIFTLINE_METRICS_PORT"] = str(settings.metrics_port)
+    if settings.fault_hold_commit_seconds:
+        env["DRIFTLINE_FAULT_HOLD_COMMIT_SECONDS"] = str(settings.fault_hold_commit_seconds)
+    if settings.max_event_bytes != Settings.model_fields["max_event_bytes"].default:
+        env["DRIFTLINE_MAX_EVENT_BYTES"] = str(settings.max_event_bytes)
     for name, value in settings.topics.model_dump().items():
         env[f"DRIFTLINE_TOPIC_{name.upper()}"] = value
     return env

@@ -16,6 +16,7 @@ from driftline.streams.stack import Endpoints, test_endpoints
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs real Kafka and Redis (started once per session)")
+    config.addinivalue_line("markers", "faults: kills and restarts its own Kafka, Redis and workers (tests/faults)")
 
 
 @pytest.fixture(scope="session")
