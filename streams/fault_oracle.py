@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import orjson
+import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from driftline.config.settings import Settings
@@ -132,8 +133,12 @@ async def wait_counted(
     then wait a little longer: anything more would be a double count and must get the chance to show."""
     deadline = time.monotonic() + seconds
     while True:
-        now = await counted(store, workload)
-        closed = [await store.closed_window_count(sim.model_id) for sim in workload.sims]
+        try:
+            now = await counted(store, workload)
+            closed = [await store.closed_window_count(sim.model_id) for sim in workload.sims]
+        except redis.ConnectionError:  # Redis restarted under this client: its pooled connection is gone
+            await asyncio.sleep(0.5)
+            continue
         done = now.events >= expected and min(closed) >= workload.closed_windows_expected()
         if done or time.monotonic() > deadline:
             break

@@ -154,13 +154,16 @@ async def _snapshot(store: SketchStore) -> dict[bytes, object]:
 
 async def _reset_to_earliest(settings: Settings, group: str) -> None:
     """What ``kafka-consumer-groups --reset-offsets --to-earliest`` does: commit each partition's start."""
+    topic = settings.topics.predictions
+    probe = AIOKafkaConsumer(topic, **client_options(settings), enable_auto_commit=False)
+    await probe.start()
+    partitions = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
+    starts = await probe.beginning_offsets(partitions)
+    await probe.stop()
     consumer = AIOKafkaConsumer(**client_options(settings), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        topic = settings.topics.predictions
-        await consumer.topics()  # loads the metadata
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        starts = await consumer.beginning_offsets(partitions)
+        consumer.assign(partitions)
         await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in starts.items()})
     finally:
         await consumer.stop()
