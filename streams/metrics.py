@@ -28,6 +28,7 @@ _PREFIXES = (
     ("empty message", "empty"),
     ("message is ", "too_large"),
     ("not JSON", "not_json"),
+    ("JSON nested deeper", "not_json"),
     ("expected a JSON object", "schema"),
     ("invalid ", "schema"),
     ("unknown model ", "unknown_model"),
