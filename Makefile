@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint stack-up stack-down clean
+.PHONY: setup demo test test-fast test-faults audit lint stack-up stack-down clean
 
 $(STAMP): pyproject.toml setup.py .ci/setup
 	bash .ci/setup
@@ -20,6 +20,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)  ## unit tests and doctests only: no Kafka, no Redis
 	$(PY) -m pytest -m "not integration"
+
+test-faults: $(STAMP)  ## the fault suite alone (tests/faults: kills Kafka, Redis and workers; ~11 min)
+	$(PY) -m pytest -m faults
+
+audit: $(STAMP)  ## known vulnerabilities in the installed dependencies (PyPI's advisory data)
+	$(VENV)/bin/pip-audit --skip-editable --progress-spinner off
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
