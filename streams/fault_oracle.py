@@ -163,7 +163,13 @@ async def _consumer_of(settings: Settings, topic: str) -> tuple[AIOKafkaConsumer
     """A group-less consumer assigned every partition of ``topic`` (subscribing first loads its metadata)."""
     consumer = AIOKafkaConsumer(topic, **client_options(settings), enable_auto_commit=False)
     await consumer.start()
+    deadline = time.monotonic() + 30
+    while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:  # noqa: ASYNC110 — polling
+        await asyncio.sleep(0.1)  # the subscription's metadata may arrive just after start()
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    if not partitions:
+        await consumer.stop()
+        raise RuntimeError(f"no partitions known for topic {topic!r}")
     consumer.unsubscribe()
     consumer.assign(partitions)
     return consumer, partitions

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from pathlib import Path
 
 import orjson
@@ -93,7 +94,13 @@ async def test_every_bad_message_is_dead_lettered_and_the_good_ones_counted(
         await store.close()
     assert counted == len(events)  # the valid events, exactly once
     assert len(letters) == len(bad)
-    assert sorted(base64.b64decode(d.payload_b64) for d in letters) == sorted(b or b"" for b in bad)
+    originals = {hashlib.sha256(b or b"").hexdigest(): b or b"" for b in bad}
+    hashes = sorted(hashlib.sha256(b or b"").hexdigest() for b in bad)
+    assert sorted(d.payload_sha256 or "" for d in letters) == hashes  # each bad message, once
+    for d in letters:  # whole, or (over 256 KiB: the 400 KB nesting) its first 4 KiB
+        original = originals[d.payload_sha256 or ""]
+        assert base64.b64decode(d.payload_b64) == (original[:4096] if d.payload_truncated else original)
+        assert d.payload_bytes == len(original) and d.payload_truncated == (len(original) > 256 * 1024)
     assert all(d.reason for d in letters)
     reasons = [d.reason for d in letters]
     assert "JSON nested deeper than 64 levels" in reasons

@@ -17,6 +17,7 @@ from driftline.streams.batch import Record
 from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import client_options
 from driftline.streams.metrics import WorkerMetrics
+from driftline.streams.retry import Guard
 from driftline.streams.simulate import FraudSimulator
 from driftline.streams.sketch_store import SketchStore
 from driftline.streams.topics import ensure_topics
@@ -90,7 +91,7 @@ class GatedProcessor:
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 
-    async def process(self, records: Sequence[Record]) -> None:
+    async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         self.sizes.append(len(records))
         if len(self.sizes) == 2:
             self.waiting.set()
@@ -129,7 +130,7 @@ async def test_lag_is_highwater_minus_position_after_each_batch_and_zero_when_ca
 class CountingProcessor:
     """Accepts every batch at once."""
 
-    async def process(self, records: Sequence[Record]) -> None:
+    async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Nothing to do."""
 
 
