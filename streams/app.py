@@ -57,7 +57,7 @@ def create_app(
     topics = settings.topics
     outputs = {name: app.topic(name, **raw) for name in (topics.alerts, topics.deadletter, topics.references,
                                                           topics.retrain)}
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
 
     metrics = WorkerMetrics()
     if settings.metrics_port:

@@ -97,17 +97,24 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from driftline.streams.preflight import ServiceCheckFailed, check_redis
     from driftline.streams.sketch_store import SketchStore
     from driftline.streams.status import status_lines
 
     async def lines() -> list[str]:
-        store = SketchStore.from_url(load_settings().redis.url.get_secret_value())
+        settings = load_settings().redis
+        await check_redis(settings)
+        store = SketchStore.from_settings(settings)
         try:
             return await status_lines(store)
         finally:
             await store.close()
 
-    print("\n".join(asyncio.run(lines())))
+    try:
+        print("\n".join(asyncio.run(lines())))
+    except ServiceCheckFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -119,6 +126,7 @@ def _config_show(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from driftline.config.monitor_spec import SpecError
     from driftline.streams.monitors import UnsupportedSpec, WindowOptions, check_supported
+    from driftline.streams.preflight import ServiceCheckFailed
     from driftline.streams.spec_files import load_monitor_specs
     from driftline.streams.worker import run_worker
 
@@ -133,7 +141,11 @@ def _worker(args: argparse.Namespace) -> int:
     except (SpecError, UnsupportedSpec) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run_worker(load_settings(), options, specs=specs, loglevel=args.loglevel)
+    try:
+        return run_worker(load_settings(), options, specs=specs, loglevel=args.loglevel)
+    except ServiceCheckFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -77,7 +77,7 @@ async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
     suffix = f"-{uuid.uuid4().hex[:6]}" if external_services() else ""
     sim = FraudSimulator(model_id=f"fraud-detector{suffix}")
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     try:
         reference = sim.reference()
         await store.put_reference(reference)

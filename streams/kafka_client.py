@@ -23,7 +23,11 @@ def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
 
 def client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments shared by aiokafka's producer, consumer and admin client."""
-    kafka = settings.kafka
+    return kafka_options(settings.kafka)
+
+
+def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """:func:`client_options` from the Kafka settings alone (the local stack's readiness probe)."""
     options: dict[str, Any] = {
         "bootstrap_servers": kafka.bootstrap_servers,
         "client_id": kafka.client_id,

@@ -26,7 +26,7 @@ async def publish_reference(settings: Settings, reference: ModelReference) -> No
         await producer.send_and_wait(settings.topics.references, reference.to_json(), key=reference.model_id.encode())
     finally:
         await producer.stop()
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     try:
         await store.put_reference(reference)
     finally:

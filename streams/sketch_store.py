@@ -17,11 +17,13 @@ from enum import IntEnum
 
 import redis.asyncio as aioredis
 
+from driftline.config.settings import RedisSettings
 from driftline.detectors.policies.alert_policy import AlertState
 from driftline.detectors.reference import ModelReference
 from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
 from driftline.streams.batch import COUNT_FIELD, ModelBatch, WarmupBatch
+from driftline.streams.redis_client import redis_client
 
 # KEYS: watermarks, partition event times, open windows, closed windows, late counter, online states,
 #       then one hash per window, then one predictions hash per day.
@@ -132,6 +134,11 @@ class SketchStore:
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> SketchStore:
         return cls(aioredis.Redis.from_url(url), **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings, **kwargs: object) -> SketchStore:
+        """A store on the Redis these settings name, with their credentials and TLS files."""
+        return cls(redis_client(settings), **kwargs)  # type: ignore[arg-type]
 
     @property
     def redis(self) -> aioredis.Redis:

@@ -32,6 +32,7 @@ from driftline.config.settings import Settings
 from driftline.streams import keys
 from driftline.streams.codec import InvalidEvent, decode
 from driftline.streams.kafka_client import client_options
+from driftline.streams.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ class TriggerRunner:
             self._settings.topics.retrain, **client_options(self._settings), group_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_interval_ms=self._max_poll_interval_ms,
         )
-        client = aioredis.Redis.from_url(self._settings.redis.url.get_secret_value())
+        client = redis_client(self._settings.redis)
         await consumer.start()
         try:
             while not self._stop.is_set():

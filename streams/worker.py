@@ -10,6 +10,7 @@ from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings
 from driftline.streams.app import create_app
 from driftline.streams.monitors import WindowOptions
+from driftline.streams.preflight import check_services
 from driftline.streams.topics import ensure_topics
 
 
@@ -20,7 +21,9 @@ def run_worker(
     specs: dict[str, ModelSpec] | None = None,
     loglevel: str = "info",
 ) -> int:
-    """Create the topics if needed, then run until SIGTERM / SIGINT. Returns the exit code."""
+    """Check the credentials, create the topics if needed, then run until SIGTERM / SIGINT. Returns the exit
+    code; :class:`~driftline.streams.preflight.ServiceCheckFailed` if Kafka or Redis rejects the settings."""
+    asyncio.run(check_services(settings))
     asyncio.run(ensure_topics(settings))
     app = create_app(settings, options, specs=specs)
     # faust's Worker owns the event loop and signal handling; it exits the process itself.

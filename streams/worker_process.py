@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from pydantic import SecretStr
+
 from driftline.config.settings import Settings
 from driftline.streams.stack.process import ServiceProcess
 
@@ -96,4 +98,20 @@ def _worker_env(settings: Settings) -> dict[str, str]:
         env["DRIFTLINE_MAX_EVENT_BYTES"] = str(settings.max_event_bytes)
     for name, value in settings.topics.model_dump().items():
         env[f"DRIFTLINE_TOPIC_{name.upper()}"] = value
+    env.update(_security_env(settings))
+    return env
+
+
+def _security_env(settings: Settings) -> dict[str, str]:
+    """Kafka's and Redis's credentials and TLS files where they differ from the defaults (the child needs
+    the secrets themselves: they travel in its environment, never on its command line)."""
+    env: dict[str, str] = {}
+    for prefix, group in (("KAFKA", settings.kafka), ("REDIS", settings.redis)):
+        for name, field in type(group).model_fields.items():
+            value = getattr(group, name)
+            if name in {"bootstrap", "url"} or value is None or value == field.default:
+                continue
+            env[f"DRIFTLINE_{prefix}_{name.upper()}"] = (
+                value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            )
     return env

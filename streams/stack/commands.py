@@ -3,6 +3,10 @@
 ``up`` prints only ``export ...`` lines on stdout, so ``eval "$(driftline stack up)"``
 works; the human-readable lines go to stderr. The pids, ports and dirs live in
 ``<cache>/stack/state.json`` for ``status`` and ``down``.
+
+``up --secure`` starts Kafka with SASL_SSL (SCRAM-SHA-512) and Redis with TLS and
+an ACL user, and prints the credentials' export lines too; then ``state.json``
+holds the passwords and is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -39,6 +44,8 @@ def add_stack_parser(subparsers: Any) -> argparse.ArgumentParser:
     actions = stack.add_subparsers(dest="stack_action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="start Kafka and Redis in the background; print export lines to eval")
     up.add_argument("--redis-aof", action="store_true", help="turn on Redis's append-only file (fsync always)")
+    up.add_argument("--secure", action="store_true",
+                    help="Kafka over SASL_SSL (SCRAM-SHA-512), Redis over TLS with an ACL user; random passwords")
     up.set_defaults(run=stack_up)
     actions.add_parser("down", help="stop them and delete their data").set_defaults(run=stack_down)
     actions.add_parser("status", help="are they running, and where (exit 1 if not)").set_defaults(run=stack_status)
@@ -60,8 +67,11 @@ def stack_fetch(args: argparse.Namespace | None = None) -> int:
     return 0
 
 
-def stack_up(args: argparse.Namespace | None = None, *, redis_aof: bool | None = None) -> int:
+def stack_up(
+    args: argparse.Namespace | None = None, *, redis_aof: bool | None = None, secure: bool | None = None
+) -> int:
     aof = bool(getattr(args, "redis_aof", False)) if redis_aof is None else redis_aof
+    secure = bool(getattr(args, "secure", False)) if secure is None else secure
     state = _read_state()
     if state is not None:
         if all(_alive(state, name) for name in SERVICES):
@@ -72,7 +82,7 @@ def stack_up(args: argparse.Namespace | None = None, *, redis_aof: bool | None =
     workdir = state_dir()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    stack = LocalStack(workdir, redis_aof=aof)
+    stack = LocalStack(workdir, redis_aof=aof, secure=secure)
     try:
         stack.start()
     except StackError as exc:
@@ -88,6 +98,9 @@ def stack_up(args: argparse.Namespace | None = None, *, redis_aof: bool | None =
                   "log": str(stack.redis.log_path)},
         "workdir": str(workdir),
     }
+    if secure:
+        addresses = {"DRIFTLINE_KAFKA_BOOTSTRAP", "DRIFTLINE_REDIS_URL"}
+        state["secure_env"] = {k: v for k, v in stack.client_env().items() if k not in addresses}
     _write_state(state)
     times = stack.start_times
     if times is not None:
@@ -124,6 +137,14 @@ def _print_endpoints(state: dict[str, Any]) -> None:
     _err(f"Redis URL:               {state['redis']['url']}")
     print(f"export DRIFTLINE_KAFKA_BOOTSTRAP={state['kafka']['bootstrap']}")
     print(f"export DRIFTLINE_REDIS_URL={state['redis']['url']}")
+    secure_env: dict[str, str] = state.get("secure_env", {})
+    if secure_env:
+        _err(f"Kafka: SASL_SSL, {secure_env['DRIFTLINE_KAFKA_SASL_MECHANISM']} user "
+             f"{secure_env['DRIFTLINE_KAFKA_SASL_USERNAME']}; Redis: TLS, ACL user "
+             f"{secure_env['DRIFTLINE_REDIS_USERNAME']}; CA {secure_env['DRIFTLINE_KAFKA_SSL_CAFILE']} "
+             "(passwords only in the export lines)")
+    for name, value in secure_env.items():
+        print(f"export {name}={shlex.quote(value)}")
 
 
 def _err(line: str) -> None:
@@ -142,6 +163,9 @@ def _read_state() -> dict[str, Any] | None:
 def _write_state(state: dict[str, Any]) -> None:
     path = state_dir() / "state.json"
     tmp = path.with_suffix(".tmp")
+    if "secure_env" in state:  # passwords: owner only, before a byte is written
+        tmp.unlink(missing_ok=True)
+        tmp.touch(mode=0o600)
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(path)  # a reader never sees half a file
 

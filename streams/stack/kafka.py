@@ -5,6 +5,11 @@ voter, formatted ``--standalone``): the smallest real Kafka, with no ZooKeeper
 (gone in Kafka 4). Each broker formats its own work dir and listens on free
 loopback ports that it keeps across restarts, so a client's bootstrap address
 stays valid through the fault tests' stop / kill -9 / start.
+
+``secure=StackSecrets(...)``: the client listener is SASL_SSL with SCRAM-SHA-512
+(also used between the broker and itself); the SCRAM users are written into the
+metadata log when the storage is formatted (KRaft has no ZooKeeper to hold them).
+The controller listener stays PLAINTEXT on loopback.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+from pydantic import SecretStr
+
+from driftline.config.settings import KafkaSettings
+from driftline.streams.kafka_client import kafka_options
 from driftline.streams.stack.errors import KafkaError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.ports import free_port
 from driftline.streams.stack.process import ServiceProcess
 from driftline.streams.stack.readiness import run_sync, wait_kafka_ready
+from driftline.streams.stack.secure import BROKER_USER, SCRAM_MECHANISM, StackSecrets
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +54,11 @@ class KafkaBroker:
     ``start``/``stop`` are idempotent; ``restart`` and ``kill`` keep ports and data.
     """
 
-    def __init__(self, workdir: Path, *, port: int | None = None, heap: str = "512m") -> None:
+    def __init__(
+        self, workdir: Path, *, port: int | None = None, heap: str = "512m", secure: StackSecrets | None = None
+    ) -> None:
         self.workdir = workdir
+        self.secure = secure
         self.port = port or free_port()
         self.controller_port = free_port()
         self._heap = heap
@@ -83,7 +97,7 @@ class KafkaBroker:
         )
         self._process.start()
         try:
-            run_sync(wait_kafka_ready(self.bootstrap, self._process.alive, began + timeout))
+            run_sync(wait_kafka_ready(self.bootstrap, self._process.alive, began + timeout, self._probe_options()))
         except KafkaError as exc:
             tail = self.log_tail()
             self.stop()
@@ -129,11 +143,7 @@ class KafkaBroker:
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            *self._listener_lines(),
             f"log.dirs={self.workdir / 'data'}",
             "num.partitions=4",
             # One node: every internal topic must fit on it.
@@ -151,8 +161,59 @@ class KafkaBroker:
             "message.max.bytes=16777216",
             "",
         ]))
+        if self.secure is not None:
+            props.chmod(0o600)  # it holds the broker's own SCRAM password
         (self.workdir / "log4j2.properties").write_text(_LOG4J2)
         return props
+
+    def _listener_lines(self) -> list[str]:
+        if self.secure is None:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            ]
+        certs, mechanism = self.secure.certs, SCRAM_MECHANISM.lower()
+        return [
+            f"listeners=SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=SASL_SSL",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+            f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+            f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
+            f"listener.name.sasl_ssl.{mechanism}.sasl.jaas.config="
+            f"org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{BROKER_USER}" password="{self.secure.broker_password}";',
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={certs.key_and_chain}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={certs.ca}",
+            "ssl.client.auth=none",
+        ]
+
+    def client_settings(self) -> KafkaSettings:
+        """Settings a client needs for this broker: its address, and SASL_SSL credentials when secure."""
+        if self.secure is None:
+            return KafkaSettings(bootstrap=self.bootstrap)
+        return KafkaSettings(
+            bootstrap=self.bootstrap, security_protocol="SASL_SSL", sasl_mechanism=SCRAM_MECHANISM,
+            sasl_username=self.secure.kafka_username, sasl_password=SecretStr(self.secure.kafka_password),
+            ssl_cafile=str(self.secure.certs.ca),
+        )
+
+    def _probe_options(self) -> dict[str, Any] | None:
+        return None if self.secure is None else kafka_options(self.client_settings())
+
+    def _scram_users(self) -> list[str]:
+        """``--add-scram`` arguments for the storage format: the client's user and the broker's own."""
+        if self.secure is None:
+            return []
+        users = [(self.secure.kafka_username, self.secure.kafka_password), (BROKER_USER, self.secure.broker_password)]
+        return [arg for name, password in users
+                for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")]
 
     def _format(self, classpath: str, props: Path) -> None:
         # A random UUID in unpadded url-safe base64 is exactly what `StorageTool random-uuid` prints;
@@ -160,7 +221,7 @@ class KafkaBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(  # noqa: S603 — fixed arguments
             [_java(), "-cp", classpath, "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster_id}", "-c", str(props), "--standalone"],
+             f"--cluster-id={cluster_id}", "-c", str(props), "--standalone", *self._scram_users()],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from driftline.config.settings import KafkaSettings, RedisSettings
 from driftline.streams.stack.kafka import KafkaBroker
 from driftline.streams.stack.redis_server import RedisServer
+from driftline.streams.stack.secure import StackSecrets
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,31 @@ class LocalStack:
     ``workdir`` defaults to a temporary folder removed on stop; pass one to keep
     the logs and data. ``stack.kafka`` and ``stack.redis`` are the services, for
     tests that stop, restart or kill -9 one of them.
+
+    ``secure=True``: Kafka over SASL_SSL (SCRAM-SHA-512) and Redis over TLS with an
+    ACL user, a new CA and new random passwords per stack (``stack.secrets``);
+    :meth:`client_settings` and :meth:`client_env` carry them to clients.
     """
 
-    def __init__(self, workdir: Path | None = None, *, redis_aof: bool = False) -> None:
+    def __init__(self, workdir: Path | None = None, *, redis_aof: bool = False, secure: bool = False) -> None:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="driftline-stack-"))
-        self.kafka = KafkaBroker(self.workdir / "kafka")
-        self.redis = RedisServer(self.workdir / "redis", aof=redis_aof)
+        self.secrets = StackSecrets.make(self.workdir / "tls") if secure else None
+        self.kafka = KafkaBroker(self.workdir / "kafka", secure=self.secrets)
+        self.redis = RedisServer(self.workdir / "redis", aof=redis_aof, secure=self.secrets)
 
     @property
     def endpoints(self) -> Endpoints:
         return Endpoints(kafka_bootstrap=self.kafka.bootstrap, redis_url=self.redis.url)
+
+    def client_settings(self) -> tuple[KafkaSettings, RedisSettings]:
+        """The Kafka and Redis settings a client of this stack needs (credentials included when secure)."""
+        return self.kafka.client_settings(), self.redis.client_settings()
+
+    def client_env(self) -> dict[str, str]:
+        """The same as ``DRIFTLINE_*`` variables, in the order ``driftline stack up`` prints them."""
+        env = {"DRIFTLINE_KAFKA_BOOTSTRAP": self.kafka.bootstrap, "DRIFTLINE_REDIS_URL": self.redis.url}
+        return env if self.secrets is None else {**env, **self.secrets.client_env()}
 
     @property
     def start_times(self) -> StartTimes | None:

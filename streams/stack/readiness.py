@@ -14,7 +14,7 @@ import concurrent.futures
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -36,8 +36,13 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def wait_kafka_ready(bootstrap: str, alive: Callable[[], bool], deadline: float) -> None:
-    """Return when the broker at ``bootstrap`` is ready; KafkaError when ``alive()`` turns false or time is up."""
+async def wait_kafka_ready(
+    bootstrap: str, alive: Callable[[], bool], deadline: float, client_options: Mapping[str, Any] | None = None
+) -> None:
+    """Return when the broker at ``bootstrap`` is ready; KafkaError when ``alive()`` turns false or time is up.
+
+    ``client_options``: aiokafka options beside the address (SASL_SSL for the secure stack).
+    """
     host, _, port = bootstrap.rpartition(":")
     last: BaseException | None = None
     while time.monotonic() < deadline:
@@ -47,7 +52,7 @@ async def wait_kafka_ready(bootstrap: str, alive: Callable[[], bool], deadline: 
             await asyncio.sleep(0.2)
             continue
         try:
-            await _probe(bootstrap)
+            await _probe(bootstrap, client_options or {})
             return
         except Exception as exc:  # noqa: BLE001 — not ready yet, whatever the reason; reported at the deadline
             last = exc
@@ -56,9 +61,9 @@ async def wait_kafka_ready(bootstrap: str, alive: Callable[[], bool], deadline: 
     raise KafkaError(f"last probe error: {last!r}")
 
 
-async def _probe(bootstrap: str) -> None:
+async def _probe(bootstrap: str, client_options: Mapping[str, Any]) -> None:
     topic = f"driftline-ready-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**{**client_options, "bootstrap_servers": bootstrap, "request_timeout_ms": 5000})
     try:
         await admin.start()
         await admin.describe_cluster()
