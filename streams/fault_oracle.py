@@ -160,8 +160,13 @@ async def topic_records(settings: Settings, topic: str) -> int:
 
 
 async def _consumer_of(settings: Settings, topic: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
-    """A group-less consumer assigned every partition of ``topic`` (subscribing first loads its metadata)."""
-    consumer = AIOKafkaConsumer(topic, **client_options(settings), enable_auto_commit=False)
+    """A group-less consumer assigned every partition of ``topic`` (subscribing first loads its metadata).
+
+    ``earliest``: the subscription may start resetting positions before it is replaced by the assignment,
+    and a late reset to the default ``latest`` once moved a fresh seek to the beginning to the end: the
+    topic then read as empty (seen under CPU load)."""
+    consumer = AIOKafkaConsumer(topic, **client_options(settings), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
     await consumer.start()
     deadline = time.monotonic() + 30
     while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:  # noqa: ASYNC110 — polling
@@ -176,16 +181,21 @@ async def _consumer_of(settings: Settings, topic: str) -> tuple[AIOKafkaConsumer
 
 
 async def read_all(settings: Settings, topic: str) -> list[bytes]:
-    """Every record of a topic, from the beginning to its end now."""
+    """Every record of a topic, from the beginning to its end now (keyed by position: each read once)."""
     consumer, partitions = await _consumer_of(settings, topic)
     try:
         ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
-        values: list[bytes] = []
+        records: dict[tuple[int, int], bytes | None] = {}
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(timeout_ms=1000)
-            values += [m.value for messages in batch.values() for m in messages if m.value is not None]
-        return values
+            records.update({(m.partition, m.offset): m.value for messages in batch.values() for m in messages
+                            if m.offset < ends[TopicPartition(topic, m.partition)]})
+        expected = sum(ends[tp] - starts[tp] for tp in partitions)
+        if len(records) != expected:
+            raise RuntimeError(f"read {len(records)} records of {topic!r}, its offsets say {expected}")
+        return [value for _, value in sorted(records.items()) if value is not None]
     finally:
         await consumer.stop()
 
