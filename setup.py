@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from setuptools import find_packages, setup
 
-LAYERS = ("config", "detectors", "streams")
+LAYERS = ("config", "detectors", "streams", "views")
 
 packages = ["driftline"]
 package_dir = {"driftline": "driftline"}
@@ -18,4 +18,6 @@ for layer in LAYERS:
     packages.append(f"driftline.{layer}")
     packages.extend(f"driftline.{layer}.{sub}" for sub in find_packages(layer))
 
-setup(packages=packages, package_dir=package_dir, package_data={"driftline.streams": ["py.typed"]})
+PACKAGE_DATA = {"driftline.streams": ["py.typed"], "driftline.views": ["templates/*.html", "static/*"]}
+
+setup(packages=packages, package_dir=package_dir, package_data=PACKAGE_DATA)

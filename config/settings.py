@@ -120,6 +120,15 @@ class Settings(BaseSettings):
         "host need one port each.",
     )
     metrics_host: str = Field("0.0.0.0", description="The address the metrics server binds to.")  # noqa: S104
+    history_windows: int = Field(
+        1000, ge=0,
+        description="Closed windows kept per model for the dashboard and reports (their statistics, thresholds, "
+        "verdicts and current bin counts); older ones are trimmed. 0: none kept.",
+    )
+    history_events: int = Field(
+        1000, ge=0,
+        description="Alerts, and apart from them retrain triggers, kept per model for the dashboard. 0: none kept.",
+    )
     fault_hold_commit_seconds: float = Field(
         0.0, ge=0,
         description="Fault tests only: wait this long between a batch's Redis writes and its offset commit, so "

@@ -9,7 +9,7 @@ service of the app, feeding the prediction and the label processor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -17,6 +17,7 @@ import faust
 from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
 from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import Settings, cache_dir
+from driftline.streams.history import History
 from driftline.streams.ingest import BatchIngest
 from driftline.streams.kafka_client import ssl_context
 from driftline.streams.label_store import LabelStore
@@ -62,12 +63,12 @@ def create_app(
     metrics = WorkerMetrics()
     if settings.metrics_port:
         install_metrics_page(app, metrics)
-    count = _published_counter(settings, metrics)
+    published = _after_publish(settings, metrics, History(store.redis, keep_events=settings.history_events))
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         delivery = await outputs[topic].send(key=key, value=value)
         await delivery  # wait for the broker's ack (acks=all) before going on
-        count(topic, value)
+        await published(topic, value)
 
     options = options or WindowOptions()
     specs = dict(specs or {})
@@ -97,21 +98,34 @@ def create_app(
     return app
 
 
-def _published_counter(settings: Settings, metrics: WorkerMetrics) -> Callable[[str, bytes], None]:
-    """Counts what is published, by kind (dead letters by reason class, alerts by state, triggers)."""
+def _after_publish(
+    settings: Settings, metrics: WorkerMetrics, history: History
+) -> Callable[[str, bytes], Awaitable[None]]:
+    """What follows the broker's ack: counting by kind (dead letters by reason class, alerts by state,
+    triggers), and keeping alerts and triggers in the model's history for the dashboard."""
     topics = settings.topics
-    readers: dict[str, Callable[[bytes], None]] = {
-        topics.deadletter: lambda v: metrics.dead_letter(DeadLetter.model_validate_json(v)),
-        topics.alerts: lambda v: metrics.alert(DriftAlert.model_validate_json(v)),
-        topics.retrain: lambda v: metrics.trigger(RetrainTrigger.model_validate_json(v)),
-    }
 
-    def count(topic: str, value: bytes) -> None:
+    async def dead_letter(value: bytes) -> None:
+        metrics.dead_letter(DeadLetter.model_validate_json(value))
+
+    async def alert(value: bytes) -> None:
+        parsed = DriftAlert.model_validate_json(value)
+        metrics.alert(parsed)
+        await history.record_alert(parsed, value)
+
+    async def trigger(value: bytes) -> None:
+        parsed = RetrainTrigger.model_validate_json(value)
+        metrics.trigger(parsed)
+        await history.record_trigger(parsed, value)
+
+    readers = {topics.deadletter: dead_letter, topics.alerts: alert, topics.retrain: trigger}
+
+    async def published(topic: str, value: bytes) -> None:
         reader = readers.get(topic)
         if reader is not None:
-            reader(value)
+            await reader(value)
 
-    return count
+    return published
 
 
 def _credentials(settings: Settings) -> Any:

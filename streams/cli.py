@@ -1,5 +1,8 @@
-"""The ``driftline`` command line: ``worker``, ``demo``, ``status``, ``alerts tail``, ``triggers exec``,
-``reference build``, ``config show``, ``stack``."""
+"""The ``driftline`` command line: ``worker``, ``demo``, ``status``, ``dashboard``, ``report``, ``alerts tail``,
+``triggers exec``, ``reference build``, ``config show``, ``stack``.
+
+The composition root: the only module of streams/ that may start the views' commands (imported inside
+the command functions, so ``driftline worker`` never loads Bokeh)."""
 
 from __future__ import annotations
 
@@ -52,10 +55,31 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--windows", type=int, default=14)
     demo.add_argument("--drift-at", type=int, default=4, help="the window where drift starts")
     demo.add_argument("--drift-end", type=int, default=9, help="the window where it stops")
+    demo.add_argument("--report", type=Path, default=Path("driftline-demo-report.html"),
+                      help="where the demo writes the model's HTML report")
+    demo.add_argument("--dashboard-port", type=int, default=8050, help="the dashboard's port (0 or taken: any free)")
+    demo.add_argument("--hold-seconds", type=float, default=0.0,
+                      help="keep everything up this long after the report, to look at the dashboard")
     demo.set_defaults(run=_demo)
 
     status = sub.add_parser("status", help="models and features with their latest statistic, worst first")
+    status.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                        help="colours next to the words (auto: on a terminal, unless NO_COLOR is set)")
     status.set_defaults(run=_status)
+
+    dashboard = sub.add_parser("dashboard", help="serve the live dashboard (reads Redis; runs beside the workers)")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8050)
+    dashboard.add_argument("--refresh-seconds", type=float, default=5.0, help="how often the page refreshes")
+    dashboard.set_defaults(run=_dashboard)
+
+    report = sub.add_parser("report", help="write one model's self-contained HTML report (or JSON)")
+    report.add_argument("--model", required=True, help="the model id")
+    report.add_argument("--from", dest="since", type=_timestamp, help="windows ending at or after (ISO 8601 or epoch)")
+    report.add_argument("--to", dest="until", type=_timestamp, help="windows ending at or before (ISO 8601 or epoch)")
+    report.add_argument("--format", choices=["html", "json"], default="html")
+    report.add_argument("--out", type=Path, help="the file to write (default: report-<model>.<format>)")
+    report.set_defaults(run=_report)
 
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(metavar="ACTION")
@@ -97,16 +121,20 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import os
+
     from driftline.streams.preflight import ServiceCheckFailed, check_redis
     from driftline.streams.sketch_store import SketchStore
-    from driftline.streams.status import status_lines
+    from driftline.views.status import status_lines
+
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
 
     async def lines() -> list[str]:
         settings = load_settings().redis
         await check_redis(settings)
         store = SketchStore.from_settings(settings)
         try:
-            return await status_lines(store)
+            return await status_lines(store, colour=colour)
         finally:
             await store.close()
 
@@ -116,6 +144,73 @@ def _status(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from driftline.streams.preflight import ServiceCheckFailed, check_redis
+    from driftline.streams.sketch_store import SketchStore
+    from driftline.views.dashboard import serve
+
+    async def run() -> None:
+        settings = load_settings().redis
+        await check_redis(settings)
+        store = SketchStore.from_settings(settings)
+        runner = await serve(store, host=args.host, port=args.port, refresh_seconds=args.refresh_seconds)
+        print(f"driftline dashboard: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+            await store.close()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    except ServiceCheckFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from driftline.streams.preflight import ServiceCheckFailed, check_redis
+    from driftline.streams.sketch_store import SketchStore
+    from driftline.views.report import write_report
+
+    out = args.out or Path(f"report-{args.model}.{args.format}")
+
+    async def run() -> Path:
+        settings = load_settings().redis
+        await check_redis(settings)
+        store = SketchStore.from_settings(settings)
+        try:
+            return await write_report(store, args.model, out, since=args.since, until=args.until, fmt=args.format)
+        finally:
+            await store.close()
+
+    try:
+        written = asyncio.run(run())
+    except (ServiceCheckFailed, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {written.resolve()} ({written.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _timestamp(text: str) -> float:
+    """Epoch seconds from ISO 8601 (UTC unless it says otherwise) or a number of seconds."""
+    from datetime import UTC, datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (ISO 8601, e.g. 2026-01-01T00:00, or epoch "
+                                         "seconds)") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _config_show(args: argparse.Namespace) -> int:
@@ -152,7 +247,8 @@ def _demo(args: argparse.Namespace) -> int:
     from driftline.streams.demo import DemoOptions, run_demo
 
     options = DemoOptions(events_per_window=args.events_per_window, windows=args.windows, drift_at=args.drift_at,
-                          drift_end=args.drift_end)
+                          drift_end=args.drift_end, report=args.report, dashboard_port=args.dashboard_port,
+                          hold_seconds=args.hold_seconds)
     return run_demo(options)
 
 

@@ -2,10 +2,13 @@
 
 Starts the local stack (or uses ``DRIFTLINE_KAFKA_BOOTSTRAP`` / ``DRIFTLINE_REDIS_URL``),
 sets the model's reference from simulated training data (numeric and categorical
-features and the score), starts a worker process, replays a stream in which two
-numeric features and one categorical feature drift partway (and with them the
-model's scores), prints every alert as it arrives, and stops everything on exit,
-Ctrl-C included.
+features and the score), starts a worker process and the dashboard, replays a stream
+in which two numeric features and one categorical feature drift partway (and with them
+the model's scores), then the ground-truth labels (the model is wrong more often while
+the data drifts: concept drift), prints every alert as it arrives, writes the model's
+HTML report and prints its path, and stops everything on exit, Ctrl-C included.
+
+A composition root like the CLI: it starts the views' dashboard and report.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import orjson
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from driftline.config.events import PREDICTION_FEATURE, DriftAlert
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, external_services, load_settings
+from driftline.streams import keys
 from driftline.streams.alerts_tail import format_alert
 from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import FraudSimulator
+from driftline.streams.simulate import EPOCH, FraudSimulator
 from driftline.streams.sketch_store import SketchStore
 from driftline.streams.stack import service_endpoints
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
+from driftline.views.dashboard import serve
+from driftline.views.report import write_report
 
 DRIFTED = {"amount": 1.0, "merchant_risk_score": 0.8}
 CATEGORY_DRIFT = {"channel": ("pos", 0.5)}
@@ -49,6 +57,11 @@ class DemoOptions:
     drift_at: int = 4
     drift_end: int = 9
     timeout_seconds: float = 180.0
+    report: Path = Path("driftline-demo-report.html")
+    dashboard_port: int = 8050
+    """0: any free port."""
+    hold_seconds: float = 0.0
+    """Keep the stack, worker and dashboard up this long after the report (Ctrl-C ends it sooner)."""
 
 
 def run_demo(options: DemoOptions) -> int:
@@ -86,18 +99,31 @@ async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
               f"{kinds.count('categorical')} categorical, and the score ({PREDICTION_FEATURE})")
         alerts_seen: list[DriftAlert] = []
         consumer = await _alerts_consumer(settings)
-        with WorkerProcess(settings, log_path=workdir / "worker.log", window_seconds=WINDOW_SECONDS) as worker:
+        dashboard = await _start_dashboard(store, options.dashboard_port)
+        with WorkerProcess(settings, log_path=workdir / "worker.log", window_seconds=WINDOW_SECONDS,
+                           extra_args=["--join-labels"]) as worker:
             print(f"worker started (pid {worker.pid}); replaying {options.windows} windows "
                   f"of {options.events_per_window} events, drift in {sorted([*DRIFTED, *CATEGORY_DRIFT])} "
                   f"in windows {options.drift_at}-{options.drift_end - 1}")
+            print(f"dashboard: {dashboard.url} (while the demo runs)", flush=True)
             printer = asyncio.create_task(_print_alerts(consumer, sim.model_id, alerts_seen, settings))
-            produced = await _produce(settings, sim, options)
-            print(f"produced {produced} events; waiting for the worker to close the windows ...")
+            events = await _produce(settings, sim, options)
+            print(f"produced {len(events)} events; waiting for the worker to close the windows ...")
             done = await _wait_closed(store, sim.model_id, options.windows - 1, options.timeout_seconds)
+            labels = await _produce_labels(settings, events, options)
+            print(f"produced {labels} labels (wrong more often in the drifted windows); waiting for the joins ...")
+            done = done and await _wait_joined(store, sim.model_id, labels, options.timeout_seconds)
             await asyncio.sleep(1.0)  # let the last alerts reach the printer
             printer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await printer
+            report = await write_report(store, sim.model_id, options.report)
+            print(f"report: {report.resolve()} ({report.stat().st_size / 1e6:.1f} MB, opens with no network)",
+                  flush=True)
+            if options.hold_seconds > 0:
+                print(f"holding for {options.hold_seconds:.0f}s: the dashboard is at {dashboard.url}", flush=True)
+                await asyncio.sleep(options.hold_seconds)
+        await dashboard.runner.cleanup()
         await consumer.stop()
     finally:
         await store.close()
@@ -130,24 +156,73 @@ async def _print_alerts(
             print(format_alert(alert), flush=True)
 
 
-async def _produce(settings: Settings, sim: FraudSimulator, options: DemoOptions) -> int:
+async def _produce(settings: Settings, sim: FraudSimulator, options: DemoOptions) -> list[dict[str, object]]:
     producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
     await producer.start()
-    count = 0
+    produced: list[dict[str, object]] = []
     try:
         for window in range(options.windows):
             drifting = options.drift_at <= window < options.drift_end
-            events = sim.events(window=window, n=options.events_per_window, shift=DRIFTED if drifting else None,
-                                category_shift=CATEGORY_DRIFT if drifting else None)
+            events = list(sim.events(window=window, n=options.events_per_window, shift=DRIFTED if drifting else None,
+                                     category_shift=CATEGORY_DRIFT if drifting else None))
             sends = [
                 await producer.send(settings.topics.predictions, orjson.dumps(event), key=sim.model_id.encode())
                 for event in events
             ]
             await asyncio.gather(*sends)
-            count += len(sends)
+            produced += events
     finally:
         await producer.stop()
-    return count
+    return produced
+
+
+async def _produce_labels(settings: Settings, events: list[dict[str, object]], options: DemoOptions) -> int:
+    """The ground truth of every prediction, 30 s after it: right 92% of the time, 70% while the data drifts."""
+    rng = np.random.default_rng(7)
+    drift_start = EPOCH.timestamp() + options.drift_at * WINDOW_SECONDS
+    drift_stop = EPOCH.timestamp() + options.drift_end * WINDOW_SECONDS
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        sends = []
+        for event in events:
+            ts = float(event["ts"])  # type: ignore[arg-type]
+            right = rng.random() < (0.70 if drift_start <= ts < drift_stop else 0.92)
+            predicted = float(event["prediction"]) >= 0.5  # type: ignore[arg-type]
+            label = {"model_id": event["model_id"], "prediction_id": event["prediction_id"],
+                     "label": int(predicted == right), "ts": ts + 30}
+            sends.append(await producer.send(settings.topics.labels, orjson.dumps(label),
+                                             key=str(event["model_id"]).encode()))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return len(events)
+
+
+async def _wait_joined(store: SketchStore, model_id: str, n_labels: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        counts = {k.decode(): int(v) for k, v in (await store.redis.hgetall(keys.label_counts(model_id))).items()}
+        if counts.get("joined", 0) + counts.get("unmatched", 0) >= n_labels:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+@dataclass
+class _Dashboard:
+    runner: web.AppRunner
+    url: str
+
+
+async def _start_dashboard(store: SketchStore, port: int) -> _Dashboard:
+    """The dashboard on ``port``, or on any free port when it is taken (or 0)."""
+    try:
+        runner = await serve(store, host="127.0.0.1", port=port)
+    except OSError:
+        runner = await serve(store, host="127.0.0.1", port=0)
+    bound = runner.addresses[0][1]
+    return _Dashboard(runner, f"http://127.0.0.1:{bound}/")
 
 
 async def _wait_closed(store: SketchStore, model_id: str, n_windows: int, seconds: float) -> bool:

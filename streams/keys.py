@@ -134,3 +134,18 @@ def running_trigger(model_id: str, group: str, trigger_id: str) -> str:
     """String with a TTL: the lease of the ``triggers exec`` runner of ``group`` running this trigger now,
     so a rebalance that hands its partition to another runner does not start the command a second time."""
     return f"{_tag(model_id)}:triggers:running:{group}:{trigger_id}"
+
+
+def window_history(model_id: str) -> str:
+    """Stream: one entry per closed window, id = the window's end (ms of event time); see streams/history.py."""
+    return f"{_tag(model_id)}:hist:windows"
+
+
+def alert_history(model_id: str) -> str:
+    """Sorted set: the model's published alerts (JSON), scored by their window's end."""
+    return f"{_tag(model_id)}:hist:alerts"
+
+
+def trigger_history(model_id: str) -> str:
+    """Sorted set: the model's published retrain triggers (JSON), scored by their training window's end."""
+    return f"{_tag(model_id)}:hist:triggers"

@@ -156,7 +156,9 @@ class PredictionProcessor:
             for alert in alerts:  # one at a time: a model's alerts keep their order on its partition
                 await self._publish_alert(alert)
             await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
-            await self._store.close_window(model_id, window_id, end.timestamp(), results, states)
+            await self._store.close_window(model_id, window_id, end.timestamp(), results, states,
+                                           window_start=start.timestamp(),
+                                           history_windows=self._settings.history_windows)
 
     async def _publish_alert(self, alert: DriftAlert) -> None:
         await self._publish(self._settings.topics.alerts, alert.model_id.encode(), encode(alert))

@@ -23,6 +23,7 @@ from driftline.detectors.reference import ModelReference
 from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
 from driftline.streams.batch import COUNT_FIELD, ModelBatch, WarmupBatch
+from driftline.streams.history import add_window, window_point
 from driftline.streams.redis_client import redis_client
 
 # KEYS: watermarks, partition event times, open windows, closed windows, late counter, online states,
@@ -270,11 +271,18 @@ class SketchStore:
         window_end: float,
         results: Sequence[FeatureWindow],
         states: Mapping[str, AlertState],
+        *,
+        window_start: float | None = None,
+        history_windows: int = 0,
     ) -> None:
-        """After its alerts are published, in one transaction: the window's alert states and
-        latest statistics are stored and the window is closed (later events for it count as late).
+        """After its alerts are published, in one transaction: the window's alert states, latest
+        statistics and history entry (when ``history_windows`` > 0, keeping that many) are stored and the
+        window is closed (later events for it count as late).
         A crash before this replays the window from the old states: same alerts, same ids."""
         async with self._redis.pipeline(transaction=True) as pipe:
+            if history_windows > 0:
+                start = window_end if window_start is None else window_start
+                add_window(pipe, model_id, window_point(window_id, start, window_end, results), history_windows)
             if states:
                 mapping = {f: json.dumps(s.to_dict()) for f, s in states.items()}
                 pipe.hset(keys.alert_states(model_id), mapping=mapping)  # type: ignore[arg-type]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,21 +20,27 @@ def driftline_processes() -> list[str]:
     return [line for line in out.splitlines() if "driftline.streams.cli worker" in line or "kafka.Kafka" in line]
 
 
-def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running() -> None:
+def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running(tmp_path: Path) -> None:
     before = set(driftline_processes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}  # its own stack
+    report = tmp_path / "report.html"
     result = subprocess.run(
         [sys.executable, "-m", "driftline.streams.cli", "demo", "--events-per-window", "500", "--windows", "10",
-         "--drift-at", "3", "--drift-end", "6"],
+         "--drift-at", "3", "--drift-end", "6", "--report", str(report), "--dashboard-port", "0"],
         capture_output=True, text=True, timeout=400, env=env, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     alert_lines = [line for line in result.stdout.splitlines() if line.startswith("CRITICAL firing")]
     assert alert_lines, result.stdout
     drifted = ("/ amount:", "/ merchant_risk_score:", "/ channel:", "/ __prediction__:")
-    assert all(any(d in line for d in drifted) for line in alert_lines), alert_lines
+    concept = "/ __performance__:"  # the labels: wrong more often while the data drifts
+    assert all(any(d in line for d in (*drifted, concept)) for line in alert_lines), alert_lines
     assert {d for d in drifted for line in alert_lines if d in line} == set(drifted), alert_lines
-    assert len([line for line in result.stdout.splitlines() if line.startswith("CRITICAL resolved")]) == 4
+    assert len([line for line in result.stdout.splitlines()
+                if line.startswith("CRITICAL resolved") and concept not in line]) == 4
+    assert re.search(r"^dashboard: http://127\.0\.0\.1:\d+/ \(while the demo runs\)$", result.stdout, re.M)
+    assert f"report: {report.resolve()} (" in result.stdout
+    assert report.stat().st_size > 100_000 and "fraud-detector" in report.read_text()
     assert set(driftline_processes()) <= before  # the worker, Kafka and Redis are gone
 
 

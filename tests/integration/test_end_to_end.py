@@ -26,9 +26,9 @@ from driftline.streams.codec import decode
 from driftline.streams.kafka_client import client_options
 from driftline.streams.simulate import EPOCH, FraudSimulator
 from driftline.streams.sketch_store import SketchStore
-from driftline.streams.status import status_lines
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
+from driftline.views.status import status_lines
 
 pytestmark = pytest.mark.integration
 

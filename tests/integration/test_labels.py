@@ -19,9 +19,9 @@ from driftline.streams.kafka_client import client_options
 from driftline.streams.label_store import LabelStore
 from driftline.streams.simulate import FraudSimulator
 from driftline.streams.sketch_store import SketchStore
-from driftline.streams.status import status_lines
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
+from driftline.views.status import status_lines
 
 from .test_end_to_end import read_topic, wait_until
 from .test_monitor import produce, wait_counted

@@ -1,0 +1,295 @@
+"""One model as the dashboard, the report and ``driftline status`` show it: plain data, no I/O.
+
+:func:`build_model_view` turns what Redis keeps (the reference, the window history, the alert and trigger
+history, the alerts firing now, the joined labels' counts) into a :class:`ModelView`; its
+:meth:`ModelView.to_dict` is the JSON of ``/api/models/<id>`` and of ``driftline report --format json``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger
+from driftline.detectors.reference import CategoricalReference, ModelReference
+from driftline.streams.history import FeaturePoint, WindowPoint
+
+TREND_POINTS = 30
+"""Windows in a feature's small trend (the table's sparkline)."""
+
+AlertState = Literal["firing", "resolved", "ok"]
+_SEVERITY_RANK = {"critical": 0, "warning": 1}
+_ALERT_RANK = {"firing": 0, "resolved": 1, "ok": 2}
+
+
+def verdict_word(severity: str | None, has_data: bool = True) -> str:
+    """The feature's state in one word: ``DRIFT``, ``warning``, ``ok`` or ``no data``.
+
+    >>> verdict_word("critical"), verdict_word(None), verdict_word(None, has_data=False)
+    ('DRIFT', 'ok', 'no data')
+    """
+    if not has_data:
+        return "no data"
+    return {"critical": "DRIFT", "warning": "warning"}.get(severity or "", "ok")
+
+
+def bin_labels(reference: Any) -> list[str]:
+    """Readable names of a feature's reference bins: open-ended outer bins, then the inner ranges.
+
+    >>> from driftline.detectors.reference import FeatureReference
+    >>> bin_labels(FeatureReference(edges=(0.0, 2.5), counts=(1, 1, 1)))
+    ['< 0', '0 – 2.5', '≥ 2.5']
+    >>> bin_labels(CategoricalReference(categories=("web",), counts=(3, 1)))
+    ['web', 'other']
+    """
+    if isinstance(reference, CategoricalReference):
+        return [*reference.categories, "other"]
+    edges = [f"{e:.4g}" for e in reference.edges]
+    if not edges:
+        return ["all"]
+    return [f"< {edges[0]}", *(f"{a} – {b}" for a, b in itertools.pairwise(edges)), f"≥ {edges[-1]}"]
+
+
+@dataclass
+class Series:
+    """A feature's statistic per closed window, oldest first (``end``: epoch seconds of the window's end)."""
+
+    end: list[float] = field(default_factory=list)
+    statistic: list[float | None] = field(default_factory=list)
+    threshold: list[float | None] = field(default_factory=list)
+    severity: list[str | None] = field(default_factory=list)
+    n: list[int] = field(default_factory=list)
+
+
+@dataclass
+class AlertMark:
+    end: float
+    state: str
+    severity: str
+    statistic: float
+    detector: str
+
+
+@dataclass
+class FeatureView:
+    """One row of the feature table, and what the feature's own view draws."""
+
+    key: str
+    feature: str
+    segment: str | None
+    kind: str
+    """``numeric``, ``categorical``, ``prediction`` (the model's score) or ``performance`` (error rate)."""
+    test: str | None
+    statistic: float | None
+    threshold: float | None
+    p_value: float | None
+    severity: str | None
+    verdict: str
+    alert: AlertState
+    n_current: int
+    n_reference: int
+    window_end: float | None
+    trend: list[float | None]
+    bins: list[str]
+    reference: list[float]
+    current: list[float]
+    series: Series
+    alerts: list[AlertMark]
+
+    @property
+    def rank(self) -> tuple[Any, ...]:
+        """Worst first: alert firing, then severity, then how far past its threshold the statistic is."""
+        ratio = (self.statistic / self.threshold) if self.statistic is not None and self.threshold else -1.0
+        return (_ALERT_RANK[self.alert], _SEVERITY_RANK.get(self.severity or "", 2), -ratio, self.key)
+
+
+@dataclass
+class ModelView:
+    model_id: str
+    reference_version: str | None
+    since: float | None
+    until: float | None
+    windows: int
+    features: list[FeatureView]
+    alerts: list[dict[str, Any]]
+    triggers: list[dict[str, Any]]
+    labels: dict[str, int]
+
+    def feature(self, key: str) -> FeatureView:
+        return next(f for f in self.features if f.key == key)
+
+    @property
+    def drifted(self) -> list[str]:
+        """The features whose latest window says DRIFT or whose alert fires."""
+        return [f.key for f in self.features if f.verdict == "DRIFT" or f.alert == "firing"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _proportions(values: Sequence[float]) -> list[float]:
+    total = float(sum(values))
+    return [v / total for v in values] if total > 0 else [0.0 for _ in values]
+
+
+def _kind(feature: str, reference: Any) -> str:
+    if feature == PREDICTION_FEATURE:
+        return "prediction"
+    if feature == PERFORMANCE_FEATURE:
+        return "performance"
+    return "categorical" if isinstance(reference, CategoricalReference) else "numeric"
+
+
+def alert_states(alerts: Iterable[DriftAlert], firing: Iterable[str]) -> dict[str, AlertState]:
+    """Per feature key: ``firing`` when one of its alerts fires now (``firing`` holds the firing-alerts
+    hash's ``feature|segment|detector`` fields), ``resolved`` when it has alerts in the history but none
+    firing; features with neither are left out (``ok``).
+
+    >>> dict(sorted(alert_states([], ["amount||psi", "country|region=eu|chi2"]).items()))
+    {'amount': 'firing', 'country|region=eu': 'firing'}
+    """
+    now = {_firing_key(item) for item in firing}
+    states: dict[str, AlertState] = {_alert_key(a): "resolved" for a in alerts}
+    states.update(dict.fromkeys(now, "firing"))
+    return states
+
+
+def _firing_key(item: str) -> str:
+    feature, segment, *_ = [*item.split("|", 2), ""]
+    return f"{feature}|{segment}" if segment else feature
+
+
+def _alert_key(alert: DriftAlert) -> str:
+    if not alert.segment:
+        return alert.feature
+    (name, value), *_ = alert.segment.items()
+    return f"{alert.feature}|{name}={value}"
+
+
+def build_model_view(
+    model_id: str,
+    reference: ModelReference | None,
+    windows: Sequence[WindowPoint],
+    alerts: Sequence[DriftAlert],
+    triggers: Sequence[RetrainTrigger],
+    firing: Iterable[str],
+    *,
+    performance: Mapping[int, tuple[int, int]] | None = None,
+    labels: Mapping[str, int] | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> ModelView:
+    """The view of one model from its history (``windows`` oldest first); features worst first.
+
+    ``performance``: window id -> (joined labels, errors) of the windows in ``windows``.
+    """
+    firing = list(firing)
+    states = alert_states(alerts, firing)
+    keys = set(reference.features) if reference else set()
+    for w in windows:
+        keys |= set(w.features)
+    features = [_feature_view(key, reference, windows, alerts, states) for key in sorted(keys)]
+    perf = _performance_view(windows, performance or {}, alerts, states, labels or {})
+    if perf is not None:
+        features.append(perf)
+    features.sort(key=lambda f: f.rank)
+    return ModelView(
+        model_id=model_id,
+        reference_version=reference.version if reference else None,
+        since=since,
+        until=until,
+        windows=len(windows),
+        features=features,
+        alerts=[_alert_dict(a) for a in sorted(alerts, key=lambda a: (a.window.end, a.feature))],
+        triggers=[_trigger_dict(t) for t in sorted(triggers, key=lambda t: t.training_window.end)],
+        labels=dict(labels or {}),
+    )
+
+
+def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[WindowPoint],
+                  alerts: Sequence[DriftAlert], states: Mapping[str, AlertState]) -> FeatureView:
+    feature, _, segment = key.partition("|")
+    feature_ref = reference.features.get(feature) if reference else None
+    series = Series()
+    last: FeaturePoint | None = None
+    for w in windows:
+        point = w.features.get(key)
+        if point is None:
+            continue
+        series.end.append(w.end)
+        series.statistic.append(point.statistic)
+        series.threshold.append(point.threshold)
+        series.severity.append(point.severity)
+        series.n.append(point.n)
+        last = point
+    ref_counts = list(feature_ref.counts) if feature_ref is not None else []
+    bins = bin_labels(feature_ref) if feature_ref is not None else []
+    current = list(last.counts) if last is not None else [0] * len(ref_counts)
+    return FeatureView(
+        key=key, feature=feature, segment=segment or None, kind=_kind(feature, feature_ref),
+        test=last.test if last else None, statistic=last.statistic if last else None,
+        threshold=last.threshold if last else None, p_value=last.p_value if last else None,
+        severity=last.severity if last else None,
+        verdict=verdict_word(last.severity if last else None, last is not None),
+        alert=states.get(key, "ok"), n_current=last.n if last else 0, n_reference=sum(ref_counts),
+        window_end=series.end[-1] if series.end else None, trend=series.statistic[-TREND_POINTS:],
+        bins=bins, reference=_proportions(ref_counts), current=_proportions(current), series=series,
+        alerts=[_mark(a) for a in alerts if _alert_key(a) == key],
+    )
+
+
+def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, tuple[int, int]],
+                      alerts: Sequence[DriftAlert], states: Mapping[str, AlertState],
+                      labels: Mapping[str, int]) -> FeatureView | None:
+    """The joined labels' error rate per window, in the same form as a feature (no reference bins: a
+    performance alert compares the model with its own error rate so far)."""
+    if not labels.get("joined"):
+        return None
+    series = Series()
+    for w in windows:
+        n, errors = performance.get(w.window_id, (0, 0))
+        if n:
+            series.end.append(w.end)
+            series.statistic.append(errors / n)
+            series.threshold.append(None)
+            series.severity.append(None)
+            series.n.append(n)
+    marks = [_mark(a) for a in alerts if a.feature == PERFORMANCE_FEATURE]
+    state = states.get(PERFORMANCE_FEATURE, "ok")
+    rate = labels.get("errors", 0) / labels["joined"]
+    return FeatureView(
+        key=PERFORMANCE_FEATURE, feature=PERFORMANCE_FEATURE, segment=None, kind="performance", test="error_rate",
+        statistic=series.statistic[-1] if series.statistic else rate, threshold=None, p_value=None,
+        severity="critical" if state == "firing" else None,
+        verdict="DRIFT" if state == "firing" else "ok", alert=state, n_current=series.n[-1] if series.n else 0,
+        n_reference=labels["joined"], window_end=series.end[-1] if series.end else None,
+        trend=series.statistic[-TREND_POINTS:], bins=["correct", "wrong"],
+        reference=_proportions([labels["joined"] - labels.get("errors", 0), labels.get("errors", 0)]),
+        current=_proportions([series.n[-1] - round(series.statistic[-1] * series.n[-1]),
+                              round(series.statistic[-1] * series.n[-1])]) if series.n else [0.0, 0.0],
+        series=series, alerts=marks,
+    )
+
+
+def _mark(alert: DriftAlert) -> AlertMark:
+    return AlertMark(end=alert.window.end.timestamp(), state=alert.state, severity=alert.severity,
+                     statistic=alert.statistic, detector=alert.detector)
+
+
+def _alert_dict(alert: DriftAlert) -> dict[str, Any]:
+    return {
+        "alert_id": alert.alert_id, "feature": _alert_key(alert), "detector": alert.detector, "state": alert.state,
+        "severity": alert.severity, "statistic": alert.statistic, "threshold": alert.threshold,
+        "p_value": alert.p_value, "start": alert.window.start.timestamp(), "end": alert.window.end.timestamp(),
+        "n_current": alert.n_current, "n_reference": alert.n_reference, "reference_version": alert.reference_version,
+    }
+
+
+def _trigger_dict(trigger: RetrainTrigger) -> dict[str, Any]:
+    return {
+        "trigger_id": trigger.trigger_id, "reason": trigger.reason, "policy": trigger.policy,
+        "alert_ids": list(trigger.alert_ids), "evidence": dict(trigger.evidence),
+        "start": trigger.training_window.start.timestamp(), "end": trigger.training_window.end.timestamp(),
+    }

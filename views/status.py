@@ -1,0 +1,62 @@
+"""``driftline status``: the dashboard's feature table in the terminal, worst feature first per model.
+
+Colours (when the output is a terminal and ``NO_COLOR`` is unset) always come with words — ``DRIFT``,
+``warning``, ``ok``; ``firing``, ``resolved`` — so the table reads the same without them.
+"""
+
+from __future__ import annotations
+
+from driftline.config.events import PERFORMANCE_FEATURE
+from driftline.streams.sketch_store import SketchStore
+from driftline.views.load import load_model_view
+from driftline.views.model_view import TREND_POINTS, FeatureView, ModelView
+from driftline.views.page import utc
+
+_BARS = "▁▂▃▄▅▆▇█"
+_COLOURS = {"DRIFT": "31;1", "warning": "33", "ok": "32", "firing": "31;1", "resolved": "32"}
+HEADER = (f"{'MODEL':<24} {'FEATURE':<26} {'TEST':<14} {'STATISTIC':>9} {'P':>8}  {'STATE':<8} {'ALERT':<8} "
+          f"{'N':>7}  {'TREND':<12}  LAST WINDOW END")
+
+
+def text_sparkline(values: list[float | None], width: int = 12) -> str:
+    """The statistic's last values as block characters (the highest is a full block; gaps are spaces).
+
+    >>> text_sparkline([0.0, 0.5, 1.0, None])
+    '▁▅█ '
+    """
+    recent = values[-width:]
+    top = max((v for v in recent if v is not None), default=0.0) or 1.0
+    return "".join(" " if v is None else _BARS[min(len(_BARS) - 1, round(v / top * (len(_BARS) - 1)))]
+                   for v in recent)
+
+
+def _paint(word: str, colour: bool, width: int) -> str:
+    padded = f"{word:<{width}}"
+    code = _COLOURS.get(word)
+    return f"\033[{code}m{padded}\033[0m" if colour and code else padded
+
+
+def feature_line(model_id: str, f: FeatureView, *, colour: bool = False, unmatched: int | None = None) -> str:
+    value = f"{f.statistic:9.3f}" if f.statistic is not None else f"{'-':>9}"
+    p = f"{f.p_value:8.1e}" if f.p_value is not None else f"{'-':>8}"
+    alert = f.alert if f.alert != "ok" else "-"
+    line = (f"{model_id:<24} {f.key:<26} {f.test or '-':<14} {value} {p}  {_paint(f.verdict, colour, 8)} "
+            f"{_paint(alert, colour, 8)} {f.n_current:>7}  {text_sparkline(f.trend):<12}  {utc(f.window_end)}")
+    return line + (f"  ({unmatched} unmatched)" if unmatched is not None else "")
+
+
+def status_table(views: list[ModelView], *, colour: bool = False) -> list[str]:
+    if not views:
+        return ["no models yet: build a reference with `driftline reference build`"]
+    lines = [HEADER]
+    for view in views:
+        for f in view.features:
+            unmatched = view.labels.get("unmatched", 0) if f.key == PERFORMANCE_FEATURE else None
+            lines.append(feature_line(view.model_id, f, colour=colour, unmatched=unmatched))
+    return lines
+
+
+async def status_lines(store: SketchStore, *, colour: bool = False) -> list[str]:
+    """Every model's table (its newest windows), worst feature first."""
+    views = [await load_model_view(store, m, last=TREND_POINTS) for m in await store.model_ids()]
+    return status_table(views, colour=colour)
