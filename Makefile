@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-faults audit lint stack-up stack-down clean
+.PHONY: setup demo test test-fast test-faults screenshots audit lint stack-up stack-down clean
 
 $(STAMP): pyproject.toml setup.py .ci/setup
 	bash .ci/setup
@@ -23,6 +23,9 @@ test-fast: $(STAMP)  ## unit tests and doctests only: no Kafka, no Redis
 
 test-faults: $(STAMP)  ## the fault suite alone (tests/faults: kills Kafka, Redis and workers; ~11 min)
 	$(PY) -m pytest -m faults
+
+screenshots: $(STAMP)  ## re-take docs/img/*.png: the browser test on the demo's data (~1 min)
+	DRIFTLINE_SCREENSHOTS=docs/img $(PY) -m pytest tests/integration/test_dashboard_browser.py
 
 audit: $(STAMP)  ## known vulnerabilities in the installed dependencies (PyPI's advisory data)
 	$(VENV)/bin/pip-audit --skip-editable --progress-spinner off

@@ -14,11 +14,12 @@ from typing import Any
 
 from bokeh.embed import json_item
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, DataRange1d, HoverTool
+from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Range1d
 from bokeh.plotting import figure
 from bokeh.transform import dodge
 from bokeh.util.paths import bokehjs_path
 
+from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE
 from driftline.views.model_view import FeatureView, ModelView
 
 REFERENCE_COLOUR = "#94a3b8"
@@ -69,9 +70,11 @@ def histogram(view: FeatureView) -> Any:
                                       ("current", "@current{0.0%}")]))
     fig.yaxis.axis_label = "share"
     fig.xaxis.major_label_orientation = 0.6 if len(view.bins) > 6 else 0.0
-    fig.legend.location = "top_right"
+    fig.legend.orientation = "horizontal"
     fig.legend.label_text_font_size = _FONT
-    fig.legend.background_fill_alpha = 0.6
+    fig.legend.padding = 2
+    fig.legend.border_line_alpha = 0
+    fig.add_layout(fig.legend[0], "above")
     return fig
 
 
@@ -84,7 +87,8 @@ def statistic_columns(view: FeatureView) -> dict[str, list[Any]]:
 
 def alert_columns(view: FeatureView) -> dict[str, list[Any]]:
     marks = view.alerts
-    return {"end": [m.end * 1000.0 for m in marks], "statistic": [m.statistic for m in marks],
+    return {"end": [m.end * 1000.0 for m in marks], "y": [m.y for m in marks],
+            "statistic": [m.statistic for m in marks],
             "state": [m.state for m in marks], "detector": [m.detector for m in marks],
             "marker": ["triangle" if m.state == "firing" else "inverted_triangle" for m in marks],
             "colour": [SEVERITY_COLOUR.get(m.severity, DRIFT_COLOUR) if m.state == "firing" else OK_COLOUR
@@ -101,7 +105,7 @@ def statistic_over_time(view: FeatureView) -> Any:
     fig.scatter("end", "statistic", source=source, color="colour", size=6)
     fig.line("end", "threshold", source=source, color=DRIFT_COLOUR, line_dash="dashed", line_width=1.5)
     marks = ColumnDataSource(alert_columns(view), name=f"alerts:{view.key}")
-    fig.scatter("end", "statistic", source=marks, marker="marker", color="colour", size=13, line_color="white")
+    fig.scatter("end", "y", source=marks, marker="marker", color="colour", size=13, line_color="white")
     fig.add_tools(HoverTool(tooltips=[("window end", "@end{%F %H:%M}"), (label, "@statistic{0.000}"),
                                       ("threshold", "@threshold{0.000}"), ("n", "@n")],
                             formatters={"@end": "datetime"}))
@@ -153,7 +157,7 @@ def timeline_columns(model: ModelView) -> dict[str, dict[str, list[Any]]]:
     alerts, triggers = model.alerts, model.triggers
     return {
         "timeline:alerts": {
-            "end": [a["end"] * 1000.0 for a in alerts], "feature": [a["feature"] for a in alerts],
+            "end": [a["end"] * 1000.0 for a in alerts], "feature": [display_name(a["feature"]) for a in alerts],
             "detector": [a["detector"] for a in alerts], "state": [a["state"] for a in alerts],
             "statistic": [a["statistic"] for a in alerts],
             "marker": ["triangle" if a["state"] == "firing" else "inverted_triangle" for a in alerts],
@@ -170,12 +174,25 @@ def timeline_columns(model: ModelView) -> dict[str, dict[str, list[Any]]]:
 RETRAIN_ROW = "retrain trigger"
 
 
+def display_name(key: str) -> str:
+    """A feature key as people read it.
+
+    >>> display_name("__prediction__"), display_name("amount")
+    ('prediction (score)', 'amount')
+    """
+    return {PREDICTION_FEATURE: "prediction (score)", PERFORMANCE_FEATURE: "performance (error rate)"}.get(key, key)
+
+
 def alert_timeline(model: ModelView) -> Any:
     """Alerts (▲ fired, ▼ resolved) per feature over time, and the retrain triggers (◆) on their own row."""
     columns = timeline_columns(model)
-    rows = [*sorted({a["feature"] for a in model.alerts}), RETRAIN_ROW]
-    fig = _base("alerts and retrain triggers", x_axis_type="datetime", y_range=rows,
-                height=max(140, 34 * len(rows) + 70))
+    rows = [*sorted({display_name(a["feature"]) for a in model.alerts}), RETRAIN_ROW]
+    span: dict[str, Any] = {}
+    if model.first_start is not None and model.last_end is not None:
+        pad = (model.last_end - model.first_start) * 0.02 * 1000.0
+        span["x_range"] = Range1d(model.first_start * 1000.0 - pad, model.last_end * 1000.0 + pad)
+    fig = _base("alerts (▲ fired, ▼ resolved) and retrain triggers (◆) over the windows shown",
+                x_axis_type="datetime", y_range=rows, height=max(140, 34 * len(rows) + 70), **span)
     alerts = ColumnDataSource(columns["timeline:alerts"], name="timeline:alerts")
     triggers = ColumnDataSource(columns["timeline:triggers"], name="timeline:triggers")
     fig.scatter("end", "feature", source=alerts, marker="marker", color="colour", size=12, line_color="white")

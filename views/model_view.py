@@ -65,11 +65,15 @@ class Series:
 
 @dataclass
 class AlertMark:
+    """An alert on a feature's plot: at its window's end, at height ``y`` (its statistic; for performance,
+    whose detectors' statistics are not error rates, the error rate of the window it came in)."""
+
     end: float
     state: str
     severity: str
     statistic: float
     detector: str
+    y: float
 
 
 @dataclass
@@ -112,6 +116,9 @@ class ModelView:
     since: float | None
     until: float | None
     windows: int
+    first_start: float | None
+    """Event time the oldest window shown starts and the newest ends (epoch seconds)."""
+    last_end: float | None
     features: list[FeatureView]
     alerts: list[dict[str, Any]]
     triggers: list[dict[str, Any]]
@@ -201,6 +208,8 @@ def build_model_view(
         since=since,
         until=until,
         windows=len(windows),
+        first_start=windows[0].start if windows else None,
+        last_end=windows[-1].end if windows else None,
         features=features,
         alerts=[_alert_dict(a) for a in sorted(alerts, key=lambda a: (a.window.end, a.feature))],
         triggers=[_trigger_dict(t) for t in sorted(triggers, key=lambda t: t.training_window.end)],
@@ -256,7 +265,7 @@ def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, 
             series.threshold.append(None)
             series.severity.append(None)
             series.n.append(n)
-    marks = [_mark(a) for a in alerts if a.feature == PERFORMANCE_FEATURE]
+    marks = [_mark(a, series) for a in alerts if a.feature == PERFORMANCE_FEATURE]
     state = states.get(PERFORMANCE_FEATURE, "ok")
     rate = labels.get("errors", 0) / labels["joined"]
     return FeatureView(
@@ -273,9 +282,16 @@ def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, 
     )
 
 
-def _mark(alert: DriftAlert) -> AlertMark:
-    return AlertMark(end=alert.window.end.timestamp(), state=alert.state, severity=alert.severity,
-                     statistic=alert.statistic, detector=alert.detector)
+def _mark(alert: DriftAlert, on: Series | None = None) -> AlertMark:
+    """``on``: place the mark on this series (the first window ending at or after the alert) instead of at
+    the alert's statistic."""
+    end = alert.window.end.timestamp()
+    y = alert.statistic
+    if on is not None and on.end:
+        i = next((i for i, e in enumerate(on.end) if e >= end), len(on.end) - 1)
+        y = on.statistic[i] if on.statistic[i] is not None else y
+    return AlertMark(end=end, state=alert.state, severity=alert.severity, statistic=alert.statistic,
+                     detector=alert.detector, y=y)
 
 
 def _alert_dict(alert: DriftAlert) -> dict[str, Any]:

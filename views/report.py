@@ -17,12 +17,12 @@ from driftline.views.page import TIMELINE, render_page, utc, view_payload
 
 def report_html(view: ModelView, *, generated_at: float) -> str:
     payload = view_payload(view, plots_for=[*(f.key for f in view.features), TIMELINE])
-    span = f"{utc(view.since)} → {utc(view.until if view.until is not None else generated_at)}"
+    span = f"windows {utc(view.first_start)} → {utc(view.last_end)}" if view.windows else "no closed windows"
     return render_page(
         mode="report", title=f"driftline report: {view.model_id}", subtitle=f"report · {view.model_id} · {span}",
         config={"mode": "report", "model": view.model_id, "data": payload}, inline=True,
         status=f"generated {utc(generated_at)}",
-        footer=f"driftline report of model {view.model_id}, windows ending {span}, generated {utc(generated_at)}. "
+        footer=f"driftline report of model {view.model_id}, {span} (event time), generated {utc(generated_at)}. "
                "Self-contained: this file loads nothing from the network.",
     )
 

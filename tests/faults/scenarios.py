@@ -6,8 +6,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import orjson
+
 from driftline.config.settings import Settings
 from driftline.streams.fault_oracle import AlertLog, Verdict, Workload, judge, read_all, topic_records, wait_counted
+from driftline.streams.history import History
 from driftline.streams.sketch_store import SketchStore
 from driftline.streams.worker_process import WorkerProcess
 
@@ -33,7 +36,27 @@ async def finish_and_judge(
     alerts = AlertLog.of(await read_all(settings, settings.topics.alerts))
     verdict = judge(expected, now, alerts, expected_alert_ids)
     assert len(now.per_feature) == 24, now.per_feature  # 20 numeric, 3 categorical, the score
+    await assert_history_exact(store, workload, alerts)
     return verdict
+
+
+async def assert_history_exact(store: SketchStore, workload: Workload, alerts: AlertLog) -> None:
+    """The dashboard's history went through the same faults: one entry per closed window (written in the
+    close transaction, so the two always agree), and every published alert kept once."""
+    history = History(store.redis)
+    for sim in workload.sims:
+        windows = [w.window_id for w in await history.windows(sim.model_id)]
+        assert len(windows) == len(set(windows)) == await store.closed_window_count(sim.model_id), windows
+    published: dict[str, set[str]] = {}
+    for alert_id, contents in alerts.contents.items():
+        model_id = orjson.loads(next(iter(contents)))["model_id"]
+        published.setdefault(model_id, set()).add(alert_id)
+
+    async def alerts_kept() -> bool:  # recorded just after the broker's ack: the last may be on its way
+        kept = {m: {a.alert_id for a in await history.alerts(m)} for m in published}
+        return kept == published
+
+    await wait_for(alerts_kept, 15, "the alert history to hold every published alert")
 
 
 def assert_exact(verdict: Verdict) -> None:

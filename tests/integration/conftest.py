@@ -11,6 +11,10 @@ from driftline.streams.stack import Endpoints
 @pytest.fixture
 def settings(stack_endpoints: Endpoints) -> Settings:
     """Settings for the test stack, with topic names of this test's own."""
+    return settings_for(stack_endpoints)
+
+
+def settings_for(stack_endpoints: Endpoints) -> Settings:
     run = uuid.uuid4().hex[:8]
     topics = TopicSettings(**{name: f"t{run}.{name}" for name in TopicSettings.model_fields})
     return load_settings(

@@ -201,6 +201,7 @@
   async function render(payload, columns) {
     S.view = payload.view;
     S.sparklines = payload.sparklines;
+    slots(S.view); // settles the selected feature before the table marks it
     renderSummary(S.view);
     renderTable(S.view, S.sparklines);
     renderEvents(S.view);

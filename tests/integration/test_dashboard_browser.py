@@ -1,0 +1,186 @@
+"""The demo's drift seen in a real browser (Debian's headless Chromium): the live dashboard while the demo
+runs, then the report it wrote, opened with networking off.
+
+The screenshots in docs/img/ come from here: ``make screenshots``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty, Queue
+
+import pytest
+
+from ..browser import (
+    BOKEH_IDLE,
+    bokeh_source_rows,
+    chromium,
+    console_errors,
+    external_requests,
+    save_screenshot,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+WINDOWS, DRIFT_AT = 14, 6
+DRIFTED = {"amount", "merchant_risk_score", "channel", "__prediction__"}
+CURRENT_BLUE = (0x25, 0x63, 0xEB)  # views/figures.py CURRENT_COLOUR: only data (bars, lines) is drawn in it
+READY = "document.body.dataset.ready === 'true'"
+
+
+@dataclass
+class Demo:
+    url: str
+    report: Path
+    output: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """``driftline demo`` with the drift lasting to the end, holding its dashboard up after the report."""
+    report = tmp_path_factory.mktemp("demo") / "report.html"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}  # its own stack, as a user runs it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftline.streams.cli", "demo", "--windows", str(WINDOWS), "--drift-at",
+         str(DRIFT_AT), "--drift-end", str(WINDOWS), "--dashboard-port", "0", "--hold-seconds", "600",
+         "--report", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    lines: Queue[str] = Queue()
+    assert process.stdout is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    output: list[str] = []
+    url = None
+    try:
+        deadline = time.monotonic() + 400
+        while not any(line.startswith("holding for") for line in output):
+            try:
+                output.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except Empty:
+                pytest.fail("the demo did not reach its report in 400 s:\n" + "".join(output[-40:]))
+            if process.poll() is not None and lines.empty():
+                pytest.fail("the demo ended early:\n" + "".join(output[-40:]))
+            if match := re.match(r"dashboard: (http://\S+) ", output[-1]):
+                url = match.group(1)
+        assert url is not None, "".join(output)
+        yield Demo(url, report, output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def coloured_pixels(driver: object, name: str, rgb: tuple[int, int, int]) -> int:
+    """Pixels of the plot showing the data source ``name`` drawn in ``rgb`` (±12 per channel): the data itself,
+    where axes, ticks and grid are never that colour."""
+    script = """
+const [name, r, g, b] = arguments;
+const found = Bokeh.documents.map((d) => d.get_model_by_name(name)).filter((m) => m != null);
+if (found.length !== 1) throw new Error(`${found.length} models named ${name}`);
+const source = found[0];
+const views = [...Bokeh.index.all_views()].filter((v) => v.canvas_view != null
+  && (v.model.renderers ?? []).some((x) => x.data_source === source));
+let n = 0;
+for (const view of views) {
+  const canvas = view.canvas_view.primary.canvas;
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - r) <= 12 && Math.abs(d[i + 1] - g) <= 12 && Math.abs(d[i + 2] - b) <= 12) n++;
+  }
+}
+return n;
+"""
+    return int(driver.execute_script(script, name, *rgb))  # type: ignore[attr-defined]
+
+
+def table(driver: object) -> list[tuple[str, str, str]]:
+    rows = driver.execute_script(  # type: ignore[attr-defined]
+        "return [...document.querySelectorAll('#features tbody tr')]"
+        ".map((r) => [r.dataset.feature, r.dataset.verdict, r.dataset.alert])")
+    return [tuple(r) for r in rows]
+
+
+def assert_feature_drawn(driver: object, key: str, *, bins: int | None = None) -> None:
+    """The feature's histogram and statistic-over-time plots hold its data and show it (not empty axes)."""
+    if bins is not None:
+        assert bokeh_source_rows(driver, f"histogram:{key}") == bins  # type: ignore[arg-type]
+    assert bokeh_source_rows(driver, f"statistic:{key}") == WINDOWS - 1  # type: ignore[arg-type]
+    assert bokeh_source_rows(driver, f"samples:{key}") == WINDOWS - 1  # type: ignore[arg-type]
+    assert coloured_pixels(driver, f"histogram:{key}", CURRENT_BLUE) > 500, "the histogram's bars are not drawn"
+    assert coloured_pixels(driver, f"statistic:{key}", CURRENT_BLUE) > 100, "the statistic's line is not drawn"
+
+
+def screenshots_dir(tmp_path: Path) -> Path:
+    return Path(os.environ.get("DRIFTLINE_SCREENSHOTS") or tmp_path)
+
+
+def test_the_dashboard_flags_the_drifted_features_and_draws_them(demo: Demo, tmp_path: Path) -> None:
+    with chromium(height=1500) as driver:
+        driver.get(demo.url)
+        wait_until(driver, READY, 60)
+        wait_until(driver, BOKEH_IDLE, 30)
+        rows = table(driver)
+        assert len(rows) == 25  # 20 numeric, 3 categorical, the score, performance
+        flagged = {key for key, verdict, _ in rows if verdict == "DRIFT"}
+        assert flagged - {"__performance__"} == DRIFTED
+        assert {key for key, _, alert in rows if alert == "firing"} - {"__performance__"} == DRIFTED
+        assert rows[0][0] in DRIFTED and all(v == "ok" for k, v, _ in rows if k not in DRIFTED | {"__performance__"})
+        top = rows[0][0]
+        assert driver.execute_script("return document.querySelector('#features tr.selected').dataset.feature") == top
+        assert_feature_drawn(driver, top)
+        assert_feature_drawn(driver, "__prediction__", bins=10)
+        assert bokeh_source_rows(driver, "timeline:alerts") >= len(DRIFTED)
+        save_screenshot(driver, screenshots_dir(tmp_path) / "dashboard.png")
+
+        calm = rows[-1][0]  # a feature that did not drift: click its row
+        driver.execute_script(f"document.querySelector('#features tr[data-feature=\"{calm}\"]').click()")
+        wait_until(driver, f"document.querySelector('#features tr.selected').dataset.feature === '{calm}'", 10)
+        wait_until(driver, f"Bokeh.documents.some((d) => d.get_model_by_name('histogram:{calm}'))", 20)
+        assert_feature_drawn(driver, calm)
+        assert "ok" in driver.find_element("id", "feature-head").text
+
+        driver.execute_script("window.__noReload = true")  # refreshed in place: the page is never reloaded
+        before = driver.find_element("id", "status").text
+        wait_until(driver, f"document.getElementById('status').textContent !== {before!r}", 20)
+        assert driver.execute_script("return window.__noReload") is True
+        assert "live" in driver.find_element("id", "status").text
+        assert_feature_drawn(driver, calm)  # still drawn after the refresh put new data in
+        assert console_errors(driver) == []
+
+
+def test_the_report_opens_offline_with_the_same_pictures(demo: Demo, tmp_path: Path) -> None:
+    assert any(line.startswith(f"report: {demo.report}") for line in demo.output), demo.output
+    with chromium(offline=True, height=1500) as driver:
+        driver.get(demo.report.as_uri())
+        wait_until(driver, READY, 60)
+        wait_until(driver, BOKEH_IDLE, 30)
+        rows = table(driver)
+        assert {key for key, verdict, _ in rows if verdict == "DRIFT"} - {"__performance__"} == DRIFTED
+        assert_feature_drawn(driver, rows[0][0])
+        assert_feature_drawn(driver, "__prediction__", bins=10)
+        calm = rows[-1][0]
+        driver.execute_script(f"document.querySelector('#features tr[data-feature=\"{calm}\"]').click()")
+        wait_until(driver, f"Bokeh.documents.some((d) => d.get_model_by_name('histogram:{calm}'))", 20)
+        assert_feature_drawn(driver, calm)
+        driver.execute_script("document.querySelector('#features tr[data-feature=\"channel\"]').click()")
+        wait_until(driver, "Bokeh.documents.some((d) => d.get_model_by_name('histogram:channel'))", 20)
+        assert bokeh_source_rows(driver, "histogram:channel") >= 3  # its categories and "other"
+        assert driver.execute_script(
+            "return Bokeh.documents.map((d) => d.get_model_by_name('histogram:channel')).find((m) => m)"
+            ".data.bin.at(-1)") == "other"
+        driver.execute_script("window.scrollTo(0, 0)")
+        save_screenshot(driver, screenshots_dir(tmp_path) / "report.png")
+        assert external_requests(driver) == []
+        assert console_errors(driver) == []
