@@ -21,6 +21,10 @@ def compose_command() -> list[str]:
     pytest.fail("neither `docker compose` nor `docker-compose` is installed (.ci/setup installs docker-compose)")
 
 
+def worker_env_of(config: dict) -> dict:  # type: ignore[type-arg]
+    return config["services"]["worker"]["environment"]  # type: ignore[no-any-return]
+
+
 def test_compose_file_parses_and_wires_the_worker_to_kafka_and_redis() -> None:
     cmd = compose_command()
     result = subprocess.run([*cmd, "-f", str(ROOT / "docker-compose.yml"), "config"],
@@ -29,7 +33,10 @@ def test_compose_file_parses_and_wires_the_worker_to_kafka_and_redis() -> None:
     import yaml
 
     config = yaml.safe_load(result.stdout)
-    assert set(config["services"]) == {"kafka", "redis", "worker"}
+    assert set(config["services"]) == {"kafka", "redis", "worker", "dashboard"}
+    dashboard = config["services"]["dashboard"]
+    assert dashboard["environment"]["DRIFTLINE_REDIS_URL"] == worker_env_of(config)["DRIFTLINE_REDIS_URL"]
+    assert "driftline dashboard --host 0.0.0.0 --port 8050" in " ".join(dashboard["command"])
     worker_env = config["services"]["worker"]["environment"]
     assert worker_env["DRIFTLINE_KAFKA_BOOTSTRAP"] == "kafka:9092"
     assert worker_env["DRIFTLINE_REDIS_URL"].startswith("redis://redis:")
