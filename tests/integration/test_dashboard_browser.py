@@ -6,6 +6,7 @@ The screenshots in docs/img/ come from here: ``make screenshots``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -18,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
 
+import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
+
+from driftline.config.settings import KafkaSettings, load_settings
+from driftline.streams.demo import CATEGORY_DRIFT
+from driftline.streams.demo import DRIFTED as DEMO_DRIFT
+from driftline.streams.kafka_client import client_options
+from driftline.streams.simulate import FraudSimulator
 
 from ..browser import (
     BOKEH_IDLE,
@@ -43,6 +52,27 @@ class Demo:
     url: str
     report: Path
     output: list[str]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The demo's own Kafka, from its "local stack up in ...: Kafka <host:port>, Redis ..." line."""
+        match = next(m for line in self.output if (m := re.search(r"Kafka (\S+), Redis", line)))
+        return match.group(1)
+
+
+async def produce_more(demo: Demo, windows: range) -> None:
+    """More drifting windows of the demo's model, into the demo's own Kafka, for its worker to take."""
+    settings = load_settings(kafka=KafkaSettings(bootstrap=demo.kafka_bootstrap))
+    sim = FraudSimulator(model_id="fraud-detector")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        for window in windows:
+            for event in sim.events(window=window, n=500, shift=DEMO_DRIFT, category_shift=CATEGORY_DRIFT):
+                await producer.send(settings.topics.predictions, orjson.dumps(event), key=sim.model_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +181,16 @@ def test_the_dashboard_flags_the_drifted_features_and_draws_them(demo: Demo, tmp
         assert_feature_drawn(driver, calm)
         assert "ok" in driver.find_element("id", "feature-head").text
 
-        driver.execute_script("window.__noReload = true")  # refreshed in place: the page is never reloaded
-        before = driver.find_element("id", "status").text
-        wait_until(driver, f"document.getElementById('status').textContent !== {before!r}", 20)
+        # The worker goes on: two more windows (the first of them closes) reach the page without a reload.
+        driver.execute_script("window.__noReload = true")
+        asyncio.run(produce_more(demo, range(WINDOWS, WINDOWS + 2)))
+        grown = (f"Bokeh.documents.map((d) => d.get_model_by_name('statistic:{calm}')).find((m) => m)"
+                 f".get_length() === {WINDOWS}")
+        wait_until(driver, grown, 60)
         assert driver.execute_script("return window.__noReload") is True
         assert "live" in driver.find_element("id", "status").text
-        assert_feature_drawn(driver, calm)  # still drawn after the refresh put new data in
+        assert bokeh_source_rows(driver, f"samples:{calm}") == WINDOWS
+        assert coloured_pixels(driver, f"statistic:{calm}", CURRENT_BLUE) > 100
         assert console_errors(driver) == []
 
 
