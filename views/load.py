@@ -33,5 +33,6 @@ async def load_model_view(store: SketchStore, model_id: str, *, since: float | N
         for w, raw in zip(windows, raws, strict=True):
             if raw:
                 performance[w.window_id] = (int(raw.get(b"n", 0)), int(raw.get(b"errors", 0)))
+    latest = await store.latest(model_id) if not windows and since is None and until is None else {}
     return build_model_view(model_id, reference, windows, alerts, triggers, firing, performance=performance,
-                            labels=labels, since=since, until=until)
+                            labels=labels, latest=latest, since=since, until=until)

@@ -185,19 +185,24 @@ def build_model_view(
     *,
     performance: Mapping[int, tuple[int, int]] | None = None,
     labels: Mapping[str, int] | None = None,
+    latest: Mapping[str, Mapping[str, Any]] | None = None,
     since: float | None = None,
     until: float | None = None,
 ) -> ModelView:
     """The view of one model from its history (``windows`` oldest first); features worst first.
 
-    ``performance``: window id -> (joined labels, errors) of the windows in ``windows``.
+    ``performance``: window id -> (joined labels, errors) of the windows in ``windows``. ``latest``: each
+    feature's last closed window as the worker keeps it apart from the history, for the features the
+    history has nothing of.
     """
     firing = list(firing)
     states = alert_states(alerts, firing)
     keys = set(reference.features) if reference else set()
     for w in windows:
         keys |= set(w.features)
-    features = [_feature_view(key, reference, windows, alerts, states) for key in sorted(keys)]
+    latest = latest or {}
+    keys |= set(latest)
+    features = [_feature_view(key, reference, windows, alerts, states, latest.get(key)) for key in sorted(keys)]
     perf = _performance_view(windows, performance or {}, alerts, states, labels or {})
     if perf is not None:
         features.append(perf)
@@ -218,7 +223,8 @@ def build_model_view(
 
 
 def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[WindowPoint],
-                  alerts: Sequence[DriftAlert], states: Mapping[str, AlertState]) -> FeatureView:
+                  alerts: Sequence[DriftAlert], states: Mapping[str, AlertState],
+                  latest: Mapping[str, Any] | None = None) -> FeatureView:
     feature, _, segment = key.partition("|")
     feature_ref = reference.features.get(feature) if reference else None
     series = Series()
@@ -233,9 +239,13 @@ def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[
         series.severity.append(point.severity)
         series.n.append(point.n)
         last = point
+    if last is None and latest:  # no history kept (history_windows = 0): the last window's row still shows
+        last = FeaturePoint(latest.get("test", "-"), latest.get("statistic"), latest.get("threshold"),
+                            latest.get("p_value"), latest.get("severity"), int(latest.get("n_current", 0)), ())
+        series = Series(end=[latest["window_end"]] if latest.get("window_end") else [])
     ref_counts = list(feature_ref.counts) if feature_ref is not None else []
     bins = bin_labels(feature_ref) if feature_ref is not None else []
-    current = list(last.counts) if last is not None else [0] * len(ref_counts)
+    current = list(last.counts) if last is not None and last.counts else [0] * len(ref_counts)
     return FeatureView(
         key=key, feature=feature, segment=segment or None, kind=_kind(feature, feature_ref),
         test=last.test if last else None, statistic=last.statistic if last else None,

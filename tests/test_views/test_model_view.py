@@ -126,3 +126,13 @@ def test_status_reads_without_colour_and_colours_only_when_asked(reference: Mode
     coloured = status_table([_view(reference)], colour=True)
     assert "\033[31;1mDRIFT" in coloured[1] and re.sub(r"\033\[[0-9;]*m", "", coloured[1]) == plain[1]
     assert status_table([]) == ["no models yet: build a reference with `driftline reference build`"]
+
+
+def test_without_history_the_rows_come_from_the_latest_window(reference: ModelReference) -> None:
+    latest = {"amount": {"window": 9, "window_end": T0 + 10 * HOUR, "test": "psi", "statistic": 0.4,
+                         "threshold": 0.2, "p_value": None, "severity": "critical", "n_current": 1000}}
+    view = build_model_view("m", reference, [], [], [], ["amount||psi"], latest=latest)
+    amount = view.features[0]
+    assert (amount.key, amount.verdict, amount.alert, amount.n_current) == ("amount", "DRIFT", "firing", 1000)
+    assert amount.window_end == T0 + 10 * HOUR and amount.current == [0.0] * len(amount.reference)
+    assert {f.verdict for f in view.features[1:]} == {"no data"}
