@@ -29,7 +29,7 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from driftline.config.events import PREDICTION_FEATURE, DriftAlert
+from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, external_services, load_settings
 from driftline.streams import keys
 from driftline.streams.alerts_tail import format_alert
@@ -130,7 +130,8 @@ async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
     firing = sorted({a.feature for a in alerts_seen if a.state == "firing"})
     resolved = sorted({a.feature for a in alerts_seen if a.state == "resolved"})
     print(f"\nfired on {firing or 'no feature'}, resolved on {resolved or 'no feature'}; "
-          f"expected {EXPECTED} (the score follows merchant_risk_score).")
+          f"expected {EXPECTED} (the score follows merchant_risk_score), and {PERFORMANCE_FEATURE} from the "
+          "labels (wrong more often while the data drifts).")
     if not done:
         print(f"the worker did not close every window in {options.timeout_seconds:.0f}s; see its log", file=sys.stderr)
         return 1
