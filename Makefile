@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-faults screenshots audit lint stack-up stack-down clean
+.PHONY: setup demo test test-fast test-cluster test-faults screenshots audit lint stack-up stack-down clean
 
 $(STAMP): pyproject.toml setup.py .ci/setup
 	bash .ci/setup
@@ -15,11 +15,19 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/driftline demo
 
+# The tests marked redis_cluster (end to end, exactness, labels, history, ...) are the part of the suite that
+# runs a second time on a local 3-master Redis Cluster (~3.5 min): `make test` does both.
+CLUSTER_TESTS := DRIFTLINE_TEST_REDIS=cluster $(PY) -m pytest -m redis_cluster tests/integration tests/test_streams
+
 test: $(STAMP)
 	$(PY) -m pytest
+	$(CLUSTER_TESTS)
 
 test-fast: $(STAMP)  ## unit tests and doctests only: no Kafka, no Redis
 	$(PY) -m pytest -m "not integration"
+
+test-cluster: $(STAMP)  ## the tests marked redis_cluster, on a local Redis Cluster of 3 masters
+	$(CLUSTER_TESTS)
 
 test-faults: $(STAMP)  ## the fault suite alone (tests/faults: kills Kafka, Redis and workers; ~11 min)
 	$(PY) -m pytest -m faults

@@ -84,7 +84,7 @@ async def run(events: int, seconds: float, every: float) -> dict[str, object]:
             topics=TopicSettings(**{name: f"c{run_id}.{name}" for name in TopicSettings.model_fields}),
         )
         await ensure_topics(settings)
-        store = SketchStore.from_url(settings.redis.url.get_secret_value())
+        store = SketchStore.from_settings(settings.redis)
         await workload.set_references(store)
         chaos = Chaos(stack, settings, workdir)
         stop = asyncio.Event()

@@ -28,13 +28,13 @@ import uuid
 from pathlib import Path
 
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
+from driftline.config.settings import KafkaSettings, Settings, TopicSettings, load_settings
 from driftline.detectors.reference import ModelReference
 from driftline.streams import keys
 from driftline.streams.kafka_client import client_options
+from driftline.streams.redis_client import redis_client
 from driftline.streams.simulate import FraudSimulator
 from driftline.streams.sketch_store import SketchStore
 from driftline.streams.stack import service_endpoints
@@ -85,7 +85,7 @@ async def raw_consume(settings: Settings, n: int) -> float:
 
 
 async def counted(settings: Settings, model_id: str) -> int:
-    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    client = redis_client(settings.redis)
     try:
         total = 0
         async for key in client.scan_iter(match=f"{keys.window_counts(model_id, 0)[:-1]}*"):
@@ -135,7 +135,7 @@ async def main_async(settings: Settings, n: int, *, reference: str, join_labels:
     })
     sim = FraudSimulator(model_id=f"bench-{run}")
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     if reference == "full":
         await store.put_reference(sim.reference())
     else:
@@ -161,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     with service_endpoints(announce=print) as endpoints:
         settings = load_settings(
-            kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap), redis=RedisSettings(url=endpoints.redis_url)
+            kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap), redis=endpoints.redis_settings()
         )
         result = asyncio.run(main_async(settings, args.events, reference=args.reference, join_labels=args.join_labels))
     print(json.dumps(result))

@@ -174,6 +174,12 @@ class ModelSpec(_Spec):
         0, ge=0, le=1_000_000,
         description="For a model without a reference: build one from its first N production events (0: off).",
     )
+    spread_over_partitions: bool = Field(
+        False,
+        description="Producers spread this model's events over every partition of the predictions topic (keyed "
+        "by prediction_id, for a model too busy for one worker): its windows close only when every partition "
+        "has passed them. Default: keyed by model_id, so the model lives on one partition.",
+    )
 
     @model_validator(mode="after")
     def _online_features_exist(self) -> ModelSpec:

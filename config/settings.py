@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MASK = "**********"
@@ -60,9 +60,14 @@ class RedisSettings(BaseSettings):
     """How to reach Redis (``DRIFTLINE_REDIS_*``).
 
     The password may come inside the URL or separately; both are masked when shown.
+    ``cluster``: the URL names one node of a Redis Cluster (any of them; the client finds
+    the others and which slots each holds). Every key of a model carries its ``{model_id}``
+    hash tag, so one model lives on one slot and its Lua scripts and transactions stay there.
     """
 
-    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_REDIS_", frozen=True, extra="forbid")
+    # hide_input_in_errors: a refused URL may hold a password.
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_REDIS_", frozen=True, extra="forbid",
+                                      hide_input_in_errors=True)
 
     url: SecretStr = Field(SecretStr("redis://localhost:6379/0"))
     username: str | None = None
@@ -70,6 +75,7 @@ class RedisSettings(BaseSettings):
     ssl_ca_certs: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    cluster: bool = Field(False, description="The URL is a node of a Redis Cluster (redis-py's cluster client).")
 
     @field_validator("url")
     @classmethod
@@ -78,6 +84,19 @@ class RedisSettings(BaseSettings):
         if scheme not in {"redis", "rediss", "unix"}:
             raise ValueError(f"scheme must be redis://, rediss:// or unix://, not {scheme!r}://")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_url(self) -> RedisSettings:
+        """A cluster is reached over TCP and has database 0 only."""
+        if not self.cluster:
+            return self
+        parts = urlsplit(self.url.get_secret_value())
+        if parts.scheme == "unix":
+            raise ValueError("a Redis Cluster is reached at host:port: cluster needs a redis:// or rediss:// URL")
+        if parts.path.strip("/") not in {"", "0"}:
+            raise ValueError(f"a Redis Cluster has database 0 only, not {parts.path.strip('/')!r} "
+                             f"({self.masked_url})")
+        return self
 
     @property
     def masked_url(self) -> str:
@@ -134,6 +153,11 @@ class Settings(BaseSettings):
         description="Fault tests only: wait this long between a batch's Redis writes and its offset commit, so "
         "a kill can land exactly there. 0 (the default) in production.",
     )
+    fault_hold_close_seconds: float = Field(
+        0.0, ge=0,
+        description="Fault tests only: wait this long, holding the model's lease, between publishing a window's "
+        "alerts and storing its close, so a kill can land exactly there. 0 (the default) in production.",
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -181,3 +205,13 @@ def external_services() -> tuple[str, str] | None:
     """
     kafka, redis = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP"), os.environ.get("DRIFTLINE_REDIS_URL")
     return (kafka, redis) if kafka and redis else None
+
+
+def redis_cluster_for_tests() -> bool:
+    """``DRIFTLINE_TEST_REDIS=cluster``: the test session (``stack_endpoints``) runs on a local 3-master
+    Redis Cluster instead of one redis-server (``make test``'s second run)."""
+    mode = os.environ.get("DRIFTLINE_TEST_REDIS", "").strip().lower()
+    if mode not in {"", "single", "cluster"}:
+        raise ValueError(f"DRIFTLINE_TEST_REDIS must be 'single' or 'cluster', not {mode!r}")
+    return mode == "cluster"
+

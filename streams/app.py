@@ -23,6 +23,7 @@ from driftline.streams.kafka_client import ssl_context
 from driftline.streams.label_store import LabelStore
 from driftline.streams.labels import LabelProcessor
 from driftline.streams.metrics import WorkerMetrics, install_metrics_page
+from driftline.streams.model_lock import ModelLocks
 from driftline.streams.monitors import WindowOptions
 from driftline.streams.processor import PredictionProcessor
 from driftline.streams.retrain import RetrainStep
@@ -73,14 +74,18 @@ def create_app(
     options = options or WindowOptions()
     specs = dict(specs or {})
     defaults = options.default_spec()
-    prediction_processor = PredictionProcessor(settings, store, publish, options, specs=specs, metrics=metrics)
+    locks = ModelLocks(store.redis)
+    prediction_processor = PredictionProcessor(
+        settings, store, publish, options, specs=specs, metrics=metrics, locks=locks,
+        topic_partitions=lambda: predictions.partition_count(),  # known once the consumer has its metadata
+    )
     predictions = BatchIngest(
         settings, settings.topics.predictions, prediction_processor, group_suffix="predictions", metrics=metrics,
         progress_store=store.redis,
     )
     label_processor = LabelProcessor(
         settings, LabelStore(store.redis), publish, lambda model_id: specs.get(model_id, defaults),
-        retrain=RetrainStep(store.redis, publish, settings.topics.retrain),
+        retrain=RetrainStep(store.redis, publish, settings.topics.retrain), locks=locks,
     )
     labels = BatchIngest(settings, settings.topics.labels, label_processor, group_suffix="labels", metrics=metrics,
                          progress_store=store.redis)

@@ -45,6 +45,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="keep predictions for joining late labels (models without a spec of their own)")
     worker.add_argument("--warmup-events", type=int, default=0,
                         help="a model without a reference gets one from its first N events (0: dead-letter them)")
+    worker.add_argument("--spread-over-partitions", action="store_true",
+                        help="producers key events by prediction_id, not model_id, so a model's events spread over "
+                             "every partition: windows close once every partition has passed them")
     worker.add_argument("--spec", type=Path, action="append", default=[],
                         help="monitor spec file (.toml/.yaml), repeatable; models not in one use the flags above")
     worker.add_argument("--loglevel", default="info")
@@ -229,6 +232,7 @@ def _worker(args: argparse.Namespace) -> int:
         window_seconds=args.window_seconds, lateness_seconds=args.lateness_seconds, min_samples=args.min_samples,
         fire_after=args.fire_after, resolve_after=args.resolve_after, cooldown_seconds=args.cooldown_seconds,
         join_labels=args.join_labels, warmup_events=args.warmup_events,
+        spread_over_partitions=args.spread_over_partitions,
     )
     try:
         specs = load_monitor_specs(args.spec)

@@ -30,7 +30,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert
-from driftline.config.settings import KafkaSettings, RedisSettings, Settings, external_services, load_settings
+from driftline.config.settings import KafkaSettings, Settings, external_services, load_settings
 from driftline.streams import keys
 from driftline.streams.alerts_tail import format_alert
 from driftline.streams.codec import decode
@@ -81,7 +81,7 @@ def _services() -> Iterator[Settings]:
     with service_endpoints(announce=print) as endpoints:
         yield load_settings(
             kafka=KafkaSettings(bootstrap=endpoints.kafka_bootstrap),
-            redis=RedisSettings(url=endpoints.redis_url),
+            redis=endpoints.redis_settings(),
         )
 
 

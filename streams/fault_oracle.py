@@ -72,8 +72,11 @@ class Workload:
         return self.windows - 1
 
 
-async def produce(settings: Settings, workload: Workload, *, seconds: float = 0.0) -> int:
+async def produce(settings: Settings, workload: Workload, *, seconds: float = 0.0, key_by: str = "model_id") -> int:
     """Send the workload window by window, spread over about ``seconds``; returns the events sent.
+
+    Keyed by ``model_id`` (a model on one partition) or ``prediction_id`` (a hot model's events spread
+    over every partition).
 
     Idempotent and patient (two minutes per request), so a broker stopped or
     killed meanwhile delays the producer but never makes it send an event twice.
@@ -87,7 +90,7 @@ async def produce(settings: Settings, workload: Workload, *, seconds: float = 0.
     try:
         for window in range(workload.windows):
             futures = [
-                await producer.send(settings.topics.predictions, orjson.dumps(e), key=str(e["model_id"]).encode())
+                await producer.send(settings.topics.predictions, orjson.dumps(e), key=str(e[key_by]).encode())
                 for e in workload.window_events(window)
             ]
             await asyncio.gather(*futures)

@@ -5,7 +5,7 @@ triggers, kept in Redis under the model's hash tag with bounded retention.
   milliseconds of event time (so ``XRANGE`` answers "from ... to ..."). Fields: ``window``, ``start``,
   ``end``, then per feature (``feature|key=value`` for a segment) a compact JSON
   ``{"test", "s" statistic, "t" threshold, "p", "sev", "n", "c" current counts on the reference's bins}``.
-  Written in the window's close transaction, so each window is there exactly once; trimmed to the
+  Written by the window's close script (streams/sketch_store.py), so each window is there exactly once; trimmed to the
   newest ``history_windows`` (approximately: ``MAXLEN ~`` trims whole stream nodes, which is cheap).
 - ``dl:{m}:hist:alerts`` and ``dl:{m}:hist:triggers`` — sorted sets of the published JSON, scored by
   event time (an alert's window end, a trigger's training-window end). Added after the broker acknowledged
@@ -21,21 +21,11 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import redis.asyncio as aioredis
 
 from driftline.config.events import DriftAlert, RetrainTrigger
 from driftline.detectors.window_check import FeatureWindow
 from driftline.streams import keys
-
-# KEYS: the windows stream. ARGV: entry id, max length, field, value, ...
-# An id not above the stream's last one is a window already kept (a replay after a restore): skipped.
-_ADD_WINDOW = """
-local ok, err = pcall(redis.call, 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[1], unpack(ARGV, 3))
-if ok then return 1 end
-return 0
-"""
+from driftline.streams.redis_client import RedisClient
 
 WINDOW_FIELDS = ("window", "start", "end")
 
@@ -113,11 +103,6 @@ def window_entry_id(end_seconds: float) -> str:
     return f"{round(end_seconds * 1000)}-0"
 
 
-def add_window(pipe: Any, model_id: str, point: WindowPoint, keep: int) -> None:
-    """Queue the window's history entry on ``pipe`` (the window's close transaction)."""
-    pipe.eval(_ADD_WINDOW, 1, keys.window_history(model_id), window_entry_id(point.end), keep, *point.fields())
-
-
 def window_point(window_id: int, start: float, end: float, results: Iterable[FeatureWindow]) -> WindowPoint:
     return WindowPoint(window_id, start, end, {r.key: FeaturePoint.of(r) for r in results})
 
@@ -125,7 +110,7 @@ def window_point(window_id: int, start: float, end: float, results: Iterable[Fea
 class History:
     """Reads and appends the history of :mod:`driftline.streams.history`'s keys."""
 
-    def __init__(self, client: aioredis.Redis, *, keep_events: int = 1000) -> None:
+    def __init__(self, client: RedisClient, *, keep_events: int = 1000) -> None:
         self._redis = client
         self._keep_events = keep_events
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from mode import Service
@@ -28,6 +27,7 @@ from driftline.streams.batch import Record
 from driftline.streams.kafka_client import client_options
 from driftline.streams.metrics import WorkerMetrics
 from driftline.streams.progress import PartitionProgress, start_offset
+from driftline.streams.redis_client import RedisClient
 from driftline.streams.retry import Guard, StateBehind, until_done
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class BatchIngest(Service):  # type: ignore[misc]
         group_suffix: str,
         max_records: int = 5000,
         metrics: WorkerMetrics | None = None,
-        progress_store: aioredis.Redis | None = None,
+        progress_store: RedisClient | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -141,6 +141,11 @@ class BatchIngest(Service):  # type: ignore[misc]
                 if self._metrics is not None:
                     self._metrics.batch(self._topic, len(records), time.perf_counter() - started)
                     self._report_lag(consumer)
+
+    def partition_count(self) -> int | None:
+        """How many partitions the topic has, from the consumer's metadata (None before it has any)."""
+        partitions = self._consumer.partitions_for_topic(self._topic) if self._consumer is not None else None
+        return len(partitions) if partitions else None
 
     async def seek_to_progress(self, assigned: set[TopicPartition]) -> None:
         """Start each assigned partition at Redis' progress when it differs from the committed offset."""

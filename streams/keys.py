@@ -36,6 +36,16 @@ def closed_windows(model_id: str) -> str:
     return f"{_tag(model_id)}:win:closed"
 
 
+def closed_floor(model_id: str) -> str:
+    """String: the highest window id dropped from the closed set (older ids are closed too: see close_window)."""
+    return f"{_tag(model_id)}:win:floor"
+
+
+def close_lock(model_id: str) -> str:
+    """String with a TTL: the lease of the worker closing this model's windows now (streams/model_lock.py)."""
+    return f"{_tag(model_id)}:lock"
+
+
 def late_events(model_id: str) -> str:
     """Counter: events that arrived after their window had closed."""
     return f"{_tag(model_id)}:late"
@@ -149,3 +159,53 @@ def alert_history(model_id: str) -> str:
 def trigger_history(model_id: str) -> str:
     """Sorted set: the model's published retrain triggers (JSON), scored by their training window's end."""
     return f"{_tag(model_id)}:hist:triggers"
+
+
+def kind_of(key: str) -> str:
+    """A model key's kind: its name after the hash tag, with window ids, days and group names as ``<...>``.
+
+    >>> kind_of("dl:{fraud}:win:28512345"), kind_of("dl:{fraud}:pred:19700"), kind_of("dl:{fraud}:hist:windows")
+    ('win:<id>', 'pred:<day>', 'hist:windows')
+    >>> kind_of("dl:{fraud}:triggers:done:retrain"), kind_of("dl:{progress:driftline.predictions}")
+    ('triggers:done:<group>', 'progress')
+    """
+    if key.startswith(f"{PREFIX}:{{progress:"):
+        return "progress"
+    rest = key.split("}:", 1)[1] if "}:" in key else key
+    parts = rest.split(":")
+    if parts[0] in {"win", "perf", "pred"} and len(parts) == 2 and parts[1].lstrip("-").isdigit():
+        return f"{parts[0]}:<{'day' if parts[0] == 'pred' else 'id'}>"
+    if parts[0] == "triggers" and len(parts) >= 3:
+        return f"triggers:{parts[1]}:<group>" + (":<trigger>" if parts[1] == "running" else "")
+    return rest
+
+
+RETENTION: dict[str, str] = {
+    "ref": "one per model",
+    "wm": "one field per partition of the predictions topic",
+    "pts": "one field per partition of the predictions topic",
+    "lwm": "one field per partition of the labels topic",
+    "win:open": "the windows not closed yet (the lateness span)",
+    "win:closed": "fewer than 2 x CLOSED_KEPT (256) ids; older ones are behind win:floor",
+    "win:floor": "one number",
+    "win:<id>": "TTL: the bucket TTL (7 days) while written, an hour once no window reads it",
+    "late": "one counter",
+    "alerts": "one field per monitored feature (and segment)",
+    "latest": "one field per monitored feature (and segment)",
+    "firing": "one field per firing alert (feature, segment, detector)",
+    "retrain": "one value: the trigger times of the last day, the alert ids behind the last trigger",
+    "online": "two fields per online detector and partition",
+    "labels": "three counters",
+    "perf:<id>": "TTL: the bucket TTL (7 days)",
+    "pred:<day>": "TTL: the model's label TTL plus a day",
+    "warmup": "TTL, and deleted when the warm-up reference is set",
+    "lock": "TTL: the lease (15 s)",
+    "hist:windows": "history_windows entries (1000)",
+    "hist:alerts": "history_events members (1000)",
+    "hist:triggers": "history_events members (1000)",
+    "triggers:done:<group>": "TTL, refreshed by every trigger the group runs",
+    "triggers:running:<group>:<trigger>": "TTL: the runner's lease",
+    "progress": "one per consumer group: one field per partition",
+}
+"""How every kind of key is bounded: by a TTL, or by construction. tests/integration/test_history.py checks
+a real worker's keys against it; bench/scale.py prints the inventory of 1,000 models."""

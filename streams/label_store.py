@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
-
 from driftline.streams import keys
+from driftline.streams.redis_client import RedisClient
 
 # KEYS: label watermarks, online states, label counts, then one performance hash per window.
 # ARGV: partition, min offset, max offset, ttl, number of state fields, field, state, ...,
@@ -63,10 +62,14 @@ class LabelStore:
     'LabelStore'
     """
 
-    def __init__(self, client: aioredis.Redis, *, window_ttl_seconds: int = 7 * 24 * 3600) -> None:
+    def __init__(self, client: RedisClient, *, window_ttl_seconds: int = 7 * 24 * 3600) -> None:
         self._redis = client
         self._ttl = window_ttl_seconds
         self._apply = client.register_script(_APPLY_LABELS_LUA)
+
+    @property
+    def redis(self) -> RedisClient:
+        return self._redis
 
     async def applied_offsets(self, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
         async with self._redis.pipeline(transaction=False) as pipe:

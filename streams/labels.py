@@ -36,6 +36,7 @@ from driftline.detectors.online_watch import StreamWatch, watch
 from driftline.streams.batch import Record
 from driftline.streams.codec import InvalidEvent, dead_letter, decode, encode
 from driftline.streams.label_store import LabelBatch, LabelStore
+from driftline.streams.model_lock import ModelLocks
 from driftline.streams.monitors import WindowLayout
 from driftline.streams.online_step import online_alert, restore_detector
 from driftline.streams.retrain import RetrainStep, policy_of
@@ -71,6 +72,7 @@ class LabelProcessor:
         spec_for: Callable[[str], ModelSpec],
         *,
         retrain: RetrainStep | None = None,
+        locks: ModelLocks | None = None,
         retry_delays: Sequence[float] = DEFAULT_DELAYS,
     ) -> None:
         self._settings = settings
@@ -78,6 +80,7 @@ class LabelProcessor:
         self._publish = publish
         self._spec_for = spec_for
         self._retrain = retrain
+        self._locks = locks or ModelLocks(store.redis)
         self._retry_delays = retry_delays
         self._unmatched_logged = 0.0
 
@@ -123,7 +126,8 @@ class LabelProcessor:
                 if model_alerts:
                     now = max(a.window.end.timestamp() for a in model_alerts)
                     policy = policy_of(self._spec_for(model_id).retrain_policy)
-                    await self._retrain.after_alerts(model_id, policy, model_alerts, now)
+                    async with self._locks.hold(model_id):  # the windows' closer decides retraining too
+                        await self._retrain.after_alerts(model_id, policy, model_alerts, now)
         for batch in batches:
             if await self._store.apply(batch) < 0:
                 raise RuntimeError(f"labels watermark of {batch.model_id} partition {batch.partition} moved")

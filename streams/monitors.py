@@ -30,6 +30,7 @@ class WindowOptions:
     reference_refresh_seconds: float = 10.0
     join_labels: bool = False
     warmup_events: int = 0
+    spread_over_partitions: bool = False
 
     def default_spec(self) -> ModelSpec:
         return ModelSpec(
@@ -39,6 +40,7 @@ class WindowOptions:
                                          cooldown_seconds=self.cooldown_seconds),
             join_labels=self.join_labels,
             warmup_events=self.warmup_events,
+            spread_over_partitions=self.spread_over_partitions,
         )
 
 

@@ -19,7 +19,7 @@ import ssl
 
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisClusterException, RedisError
 
 from driftline.config.settings import RedisSettings, Settings
 from driftline.streams.kafka_client import client_options
@@ -41,7 +41,7 @@ async def check_services(settings: Settings) -> None:
 
 
 async def check_redis(settings: RedisSettings, seconds: float = CHECK_SECONDS) -> None:
-    """One PING with these settings' credentials and TLS files."""
+    """One PING with these settings' credentials and TLS files (on a Redis Cluster: to every node)."""
     user = settings.username or "default"
     try:
         client = redis_client(settings)
@@ -49,15 +49,17 @@ async def check_redis(settings: RedisSettings, seconds: float = CHECK_SECONDS) -
         raise ServiceCheckFailed(f"Redis settings: {exc}") from None
     try:
         await asyncio.wait_for(client.ping(), seconds)
-    except AuthenticationError as exc:
-        raise ServiceCheckFailed(
-            f"Redis at {settings.masked_url}: authentication failed for user {user!r} ({exc}); check "
-            "DRIFTLINE_REDIS_USERNAME and DRIFTLINE_REDIS_PASSWORD (or the password in DRIFTLINE_REDIS_URL)"
-        ) from None
-    except NoPermissionError as exc:
-        raise ServiceCheckFailed(f"Redis at {settings.masked_url}: user {user!r} lacks a permission ({exc}); "
-                                 "see docs/security.md for the ACL driftline needs") from None
-    except (RedisError, OSError, TimeoutError) as exc:
+    except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+        # The cluster client wraps what its first node said in "Redis Cluster cannot be connected".
+        refused = _in_chain(exc, (AuthenticationError, NoPermissionError))
+        if isinstance(refused, AuthenticationError):
+            raise ServiceCheckFailed(
+                f"Redis at {settings.masked_url}: authentication failed for user {user!r} ({refused}); check "
+                "DRIFTLINE_REDIS_USERNAME and DRIFTLINE_REDIS_PASSWORD (or the password in DRIFTLINE_REDIS_URL)"
+            ) from None
+        if refused is not None:
+            raise ServiceCheckFailed(f"Redis at {settings.masked_url}: user {user!r} lacks a permission ({refused}); "
+                                     "see docs/security.md for the ACL driftline needs") from None
         if _certificate_problem(exc):
             raise ServiceCheckFailed(f"Redis at {settings.masked_url}: TLS certificate not trusted ({exc}); check "
                                      "DRIFTLINE_REDIS_SSL_CA_CERTS") from None
@@ -94,9 +96,14 @@ async def check_kafka(settings: Settings, seconds: float = CHECK_SECONDS) -> Non
 
 def _certificate_problem(exc: BaseException | None) -> bool:
     """The error, or one it was raised from, is a certificate that did not verify."""
+    return _in_chain(exc, (ssl.SSLCertVerificationError,)) is not None
+
+
+def _in_chain(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The error, or the first one it was raised from, that is one of ``kinds``."""
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return True
+        if isinstance(exc, kinds):
+            return exc
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+    return None

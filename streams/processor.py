@@ -5,8 +5,10 @@ order of effects is what keeps state exact under at-least-once delivery:
 
 1. dead letters are published (and confirmed);
 2. increments go to Redis with the partition watermarks, atomically;
-3. windows whose event time has passed are evaluated, their alerts published
-   (and confirmed), and only then marked closed;
+3. windows whose event time has passed are evaluated under the model's lease
+   (:mod:`driftline.streams.model_lock`: one closer per model across workers),
+   their alerts published (and confirmed), and only then marked closed, if the
+   lease is still held;
 4. the method returns, and only then does faust ack the records.
 
 A failure in any step is retried with backoff instead of raised
@@ -32,11 +34,12 @@ from driftline.detectors.window_check import compare_window, window_alerts
 from driftline.streams.batch import ModelBatch, Record, WarmupBatch, decode_batch, plan_batch
 from driftline.streams.codec import encode
 from driftline.streams.metrics import WorkerMetrics
+from driftline.streams.model_lock import LeaseLost, ModelLocks
 from driftline.streams.monitors import ModelMonitor, WindowLayout, WindowOptions, check_supported
 from driftline.streams.online_step import OnlineStep
 from driftline.streams.retrain import RetrainStep, policy_of
 from driftline.streams.retry import DEFAULT_DELAYS, Guard, attempts
-from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, SketchStore
+from driftline.streams.sketch_store import REFERENCE_EXISTS, ApplyResult, CloseResult, SketchStore
 from driftline.streams.warmup import warmup_reference
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ class PredictionProcessor:
         specs: dict[str, ModelSpec] | None = None,
         metrics: WorkerMetrics | None = None,
         retry_delays: Sequence[float] = DEFAULT_DELAYS,
+        topic_partitions: Callable[[], int | None] = lambda: None,
+        locks: ModelLocks | None = None,
     ) -> None:
         self._metrics = metrics
         self._settings = settings
@@ -68,6 +73,8 @@ class PredictionProcessor:
         self._retry_delays = retry_delays
         self._online = OnlineStep(store)
         self._retrain = RetrainStep(store.redis, publish, settings.topics.retrain)
+        self._topic_partitions = topic_partitions
+        self._locks = locks or ModelLocks(store.redis)
         self._references: dict[str, tuple[float, ModelMonitor | None]] = {}
 
     def spec_for(self, model_id: str) -> ModelSpec | None:
@@ -109,10 +116,13 @@ class PredictionProcessor:
         if online_alerts:
             for alert in online_alerts:  # one at a time: a model's alerts keep their order on its partition
                 await self._publish_alert(alert)
-            await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts, batch.max_event_time)
+            async with self._locks.hold(monitor.model_id):
+                await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts,
+                                                 batch.max_event_time)
         layout = monitor.layout
         result = await self._store.apply(batch, bucket_seconds=layout.bucket_seconds,
-                                         lateness_seconds=layout.lateness_seconds)
+                                         lateness_seconds=layout.lateness_seconds,
+                                         expected_partitions=self._expected_partitions(monitor))
         if result is ApplyResult.OVERLAPS_WATERMARK:
             # The planner filtered against the watermark it read; a concurrent
             # writer moved it since. Raising makes the whole batch re-plan.
@@ -138,27 +148,56 @@ class PredictionProcessor:
         self._references.pop(batch.model_id, None)
         log.info("model %s: warm-up reference %s from %d events", batch.model_id, reference.version, collected)
 
+    def _expected_partitions(self, monitor: ModelMonitor) -> int:
+        """How many partitions must have carried the model before its windows close: every partition of the
+        topic for a model spread over them (unknown yet: more than any), else those that carried it (0)."""
+        if not monitor.spec.spread_over_partitions:
+            return 0
+        return self._topic_partitions() or 1 << 30
+
+    async def _closable(self, monitor: ModelMonitor) -> list[int]:
+        layout = monitor.layout
+        return await self._store.closable_windows(
+            monitor.model_id, window_seconds=layout.bucket_seconds, lateness_seconds=layout.lateness_seconds,
+            expected_partitions=self._expected_partitions(monitor),
+        )
+
     async def _close_windows(self, monitor: ModelMonitor) -> None:
+        """Close the model's windows the event time has passed, under the model's lease: when the model is
+        spread over partitions, other workers may find the same windows closable at the same time."""
+        if not await self._closable(monitor):
+            return
+        async with self._locks.hold(monitor.model_id) as lease:
+            for window_id in await self._closable(monitor):  # again: the last holder may have closed them
+                await self._close_window(monitor, window_id, lease)
+
+    async def _close_window(self, monitor: ModelMonitor, window_id: int, lease: str) -> None:
         layout, model_id = monitor.layout, monitor.model_id
-        for window_id in await self._store.closable_windows(
-            model_id, window_seconds=layout.bucket_seconds, lateness_seconds=layout.lateness_seconds
-        ):
-            first = window_id - layout.buckets_per_window + 1
-            counts = await self._store.read_windows(model_id, range(first, window_id + 1))
-            start = datetime.fromtimestamp(first * layout.bucket_seconds, tz=UTC)
-            end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
-            results = compare_window(monitor.reference, monitor.spec, counts.features)
-            if self._metrics is not None:
-                for r in results:
-                    self._metrics.statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
-            states = await self._store.alert_states(model_id)
-            states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
-            for alert in alerts:  # one at a time: a model's alerts keep their order on its partition
-                await self._publish_alert(alert)
-            await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
-            await self._store.close_window(model_id, window_id, end.timestamp(), results, states,
-                                           window_start=start.timestamp(),
-                                           history_windows=self._settings.history_windows)
+        first = window_id - layout.buckets_per_window + 1
+        counts = await self._store.read_windows(model_id, range(first, window_id + 1))
+        start = datetime.fromtimestamp(first * layout.bucket_seconds, tz=UTC)
+        end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
+        results = compare_window(monitor.reference, monitor.spec, counts.features)
+        if self._metrics is not None:
+            for r in results:
+                self._metrics.statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
+        states = await self._store.alert_states(model_id)
+        states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
+        for alert in alerts:  # one at a time: a model's alerts keep their order on its partition
+            await self._publish_alert(alert)
+        await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
+        if alerts and self._settings.fault_hold_close_seconds:
+            log.warning("fault point: alerts of %s window %d published, holding its close for %.1fs", model_id,
+                        window_id, self._settings.fault_hold_close_seconds)
+            await asyncio.sleep(self._settings.fault_hold_close_seconds)
+        closed = await self._store.close_window(model_id, window_id, end.timestamp(), results, states,
+                                                window_start=start.timestamp(),
+                                                history_windows=self._settings.history_windows, lease=lease,
+                                                buckets_per_window=layout.buckets_per_window)
+        if closed is CloseResult.LEASE_LOST:
+            # Paused past the lease's TTL, and another worker holds it now: nothing was stored; the batch is
+            # re-run (what this one published is what the new holder publishes: repeats of the same ids).
+            raise LeaseLost(f"model {model_id}: lease lost while closing window {window_id}")
 
     async def _publish_alert(self, alert: DriftAlert) -> None:
         await self._publish(self._settings.topics.alerts, alert.model_id.encode(), encode(alert))

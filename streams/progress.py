@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import logging
 
-import redis.asyncio as aioredis
-
 from driftline.streams import keys
+from driftline.streams.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class PartitionProgress:
     'driftline.predictions:3'
     """
 
-    def __init__(self, client: aioredis.Redis, group: str) -> None:
+    def __init__(self, client: RedisClient, group: str) -> None:
         self._redis = client
         self._key = keys.partition_progress(group)
 

@@ -4,16 +4,27 @@ The URL says where (``rediss://`` for TLS); ``username`` / ``password`` (an ACL
 user) and the ``ssl_*`` files come from their own settings. A password inside
 the URL wins over the separate one, as redis-py does. Nothing connects until
 the first command.
+
+``cluster``: redis-py's cluster client, started from the node the URL names. It
+routes each command to the primary holding its key's slot, walks every primary
+for ``SCAN``, splits a non-transactional pipeline per node, and runs a Lua script
+or a ``MULTI`` transaction on one node when all its keys share a slot (the
+``{model_id}`` hash tag of streams/keys.py sees to that). Everything above this
+module takes a :data:`RedisClient` and does not care which it got.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from driftline.config.settings import RedisSettings
+
+RedisClient: TypeAlias = Redis | RedisCluster
+"""One Redis or a Redis Cluster: the commands driftline uses work the same on both."""
 
 
 def redis_options(settings: RedisSettings) -> dict[str, Any]:
@@ -38,6 +49,14 @@ def redis_options(settings: RedisSettings) -> dict[str, Any]:
     return {**options, **tls}
 
 
-def redis_client(settings: RedisSettings) -> aioredis.Redis:
-    """A client for the Redis these settings name, with their credentials and TLS files."""
-    return aioredis.Redis.from_url(settings.url.get_secret_value(), **redis_options(settings))
+def redis_client(settings: RedisSettings) -> RedisClient:
+    """A client for the Redis (or the Redis Cluster) these settings name, with their credentials and TLS files.
+
+    >>> from pydantic import SecretStr
+    >>> type(redis_client(RedisSettings(url=SecretStr("redis://127.0.0.1:7000/0"), cluster=True))).__name__
+    'RedisCluster'
+    """
+    url, options = settings.url.get_secret_value(), redis_options(settings)
+    if settings.cluster:
+        return RedisCluster.from_url(url, **options)
+    return Redis.from_url(url, **options)

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Sequence
 from typing import TextIO
 
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
@@ -32,7 +31,7 @@ from driftline.config.settings import Settings
 from driftline.streams import keys
 from driftline.streams.codec import InvalidEvent, decode
 from driftline.streams.kafka_client import client_options
-from driftline.streams.redis_client import redis_client
+from driftline.streams.redis_client import RedisClient, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class TriggerLease:
     """
 
     def __init__(
-        self, client: aioredis.Redis | None, key: str, done_key: str, trigger_id: str, *,
+        self, client: RedisClient | None, key: str, done_key: str, trigger_id: str, *,
         seconds: float = LEASE_SECONDS,
     ) -> None:
         self._client = client
@@ -74,7 +73,7 @@ class TriggerLease:
         self._renewing: asyncio.Task[None] | None = None
 
     @property
-    def _redis(self) -> aioredis.Redis:
+    def _redis(self) -> RedisClient:
         if self._client is None:
             raise RuntimeError("a lease without a Redis client")
         return self._client
@@ -197,7 +196,7 @@ class TriggerRunner:
                 loop.remove_signal_handler(sig)
 
     async def _handle(
-        self, client: aioredis.Redis, tp: TopicPartition, offset: int, value: bytes | None
+        self, client: RedisClient, tp: TopicPartition, offset: int, value: bytes | None
     ) -> bool | None:
         """True when the message is done with (ran, skipped, or unreadable); False when its command failed
         every attempt, None when stopped before it succeeded: both stop the runner, uncommitted."""

@@ -6,6 +6,7 @@ from driftline.streams.stack.errors import KafkaError, RedisServerError, StackEr
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.kafka import KafkaBroker
 from driftline.streams.stack.local import Endpoints, LocalStack, StartTimes
+from driftline.streams.stack.redis_cluster import RedisClusterNodes
 from driftline.streams.stack.redis_server import RedisServer
 from driftline.streams.stack.select import docker_engine_answers, service_endpoints, test_endpoints
 
@@ -14,6 +15,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as STYLE.md asks
     "KAFKA_VERSION",
     "KafkaBroker",
     "LocalStack",
+    "RedisClusterNodes",
     "RedisServer",
     "kafka_libs",
     # values

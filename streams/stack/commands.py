@@ -7,6 +7,10 @@ works; the human-readable lines go to stderr. The pids, ports and dirs live in
 ``up --secure`` starts Kafka with SASL_SSL (SCRAM-SHA-512) and Redis with TLS and
 an ACL user, and prints the credentials' export lines too; then ``state.json``
 holds the passwords and is readable by its owner only.
+
+``up --redis-cluster`` starts a Redis Cluster of 3 masters instead of one
+redis-server and exports ``DRIFTLINE_REDIS_CLUSTER=true`` beside its first
+master's URL; ``status`` and ``down`` see to every master.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from driftline.config.settings import cache_dir
 from driftline.streams.stack.errors import StackError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.local import LocalStack
+from driftline.streams.stack.redis_cluster import RedisClusterNodes
 
 SERVICES = ("kafka", "redis")
 
@@ -46,6 +51,8 @@ def add_stack_parser(subparsers: Any) -> argparse.ArgumentParser:
     up.add_argument("--redis-aof", action="store_true", help="turn on Redis's append-only file (fsync always)")
     up.add_argument("--secure", action="store_true",
                     help="Kafka over SASL_SSL (SCRAM-SHA-512), Redis over TLS with an ACL user; random passwords")
+    up.add_argument("--redis-cluster", action="store_true",
+                    help="a Redis Cluster of 3 masters (redis-cli --cluster create) instead of one redis-server")
     up.set_defaults(run=stack_up)
     actions.add_parser("down", help="stop them and delete their data").set_defaults(run=stack_down)
     actions.add_parser("status", help="are they running, and where (exit 1 if not)").set_defaults(run=stack_status)
@@ -68,13 +75,23 @@ def stack_fetch(args: argparse.Namespace | None = None) -> int:
 
 
 def stack_up(
-    args: argparse.Namespace | None = None, *, redis_aof: bool | None = None, secure: bool | None = None
+    args: argparse.Namespace | None = None, *, redis_aof: bool | None = None, secure: bool | None = None,
+    redis_cluster: bool | None = None,
 ) -> int:
     aof = bool(getattr(args, "redis_aof", False)) if redis_aof is None else redis_aof
     secure = bool(getattr(args, "secure", False)) if secure is None else secure
+    cluster = bool(getattr(args, "redis_cluster", False)) if redis_cluster is None else redis_cluster
+    if secure and cluster:
+        _err("--redis-cluster cannot be combined with --secure: the local Redis Cluster runs without TLS and ACLs "
+             "(use --secure for TLS, or --redis-cluster for a cluster)")
+        return 2
     state = _read_state()
     if state is not None:
         if all(_alive(state, name) for name in SERVICES):
+            if bool(state["redis"].get("cluster")) != cluster:
+                running = "a Redis Cluster" if state["redis"].get("cluster") else "a single redis-server"
+                _err(f"already up with {running}; `driftline stack down` first to start it the other way")
+                return 1
             _err("already up")
             _print_endpoints(state)
             return 0
@@ -82,7 +99,7 @@ def stack_up(
     workdir = state_dir()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    stack = LocalStack(workdir, redis_aof=aof, secure=secure)
+    stack = LocalStack(workdir, redis_aof=aof, secure=secure, redis_cluster=cluster)
     try:
         stack.start()
     except StackError as exc:
@@ -90,12 +107,20 @@ def stack_up(
         return 1
     kafka_pid, redis_pid = stack.kafka.pid, stack.redis.pid
     assert kafka_pid is not None and redis_pid is not None  # started above
+    redis_state: dict[str, Any] = {"pid": redis_pid, "since": _start_ticks(redis_pid), "url": stack.redis.url,
+                                   "log": str(stack.redis.log_path)}
+    if isinstance(stack.redis, RedisClusterNodes):
+        nodes = stack.redis
+        redis_state["cluster"] = True
+        redis_state["nodes"] = [
+            {"pid": pid, "since": _start_ticks(pid), "port": port, "log": str(nodes.log_path_of(port))}
+            for pid, port in zip(nodes.pids, nodes.ports, strict=True)
+        ]
     stack.detach()  # they run in their own sessions and now outlive this command
     state = {
         "kafka": {"pid": kafka_pid, "since": _start_ticks(kafka_pid), "bootstrap": stack.kafka.bootstrap,
                   "log": str(stack.kafka.log_path)},
-        "redis": {"pid": redis_pid, "since": _start_ticks(redis_pid), "url": stack.redis.url,
-                  "log": str(stack.redis.log_path)},
+        "redis": redis_state,
         "workdir": str(workdir),
     }
     if secure:
@@ -104,7 +129,9 @@ def stack_up(
     _write_state(state)
     times = stack.start_times
     if times is not None:
-        _err(f"up: Kafka {KAFKA_VERSION} ready in {times.kafka:.1f}s, Redis in {times.redis:.2f}s (logs in {workdir})")
+        redis_name = "the Redis Cluster" if cluster else "Redis"
+        _err(f"up: Kafka {KAFKA_VERSION} ready in {times.kafka:.1f}s, {redis_name} in {times.redis:.2f}s "
+             f"(logs in {workdir})")
     _print_endpoints(state)
     return 0
 
@@ -126,17 +153,28 @@ def stack_status(args: argparse.Namespace | None = None) -> int:
         print("not running")
         return 1
     kafka_up = _alive(state, "kafka") and _port_open(state["kafka"]["bootstrap"])
-    redis_up = _alive(state, "redis") and _port_open(_host_port(state["redis"]["url"]))
     print(f"kafka  {'up  ' if kafka_up else 'DOWN'}  {state['kafka']['bootstrap']}  (pid {state['kafka']['pid']})")
-    print(f"redis  {'up  ' if redis_up else 'DOWN'}  {state['redis']['url']}  (pid {state['redis']['pid']})")
+    redis_up = True
+    for _, entry in _processes(state, "redis"):  # one redis-server, or each master of a cluster
+        master = "port" in entry
+        url = f"redis://127.0.0.1:{entry['port']}/0" if master else entry["url"]
+        up = _entry_alive(entry) and _port_open(_host_port(url))
+        redis_up = redis_up and up
+        print(f"redis  {'up  ' if up else 'DOWN'}  {url}  (pid {entry['pid']}{', cluster master' if master else ''})")
     return 0 if kafka_up and redis_up else 1
 
 
 def _print_endpoints(state: dict[str, Any]) -> None:
     _err(f"Kafka bootstrap servers: {state['kafka']['bootstrap']}")
     _err(f"Redis URL:               {state['redis']['url']}")
+    nodes: list[dict[str, Any]] = state["redis"].get("nodes", [])
+    if nodes:
+        _err(f"Redis Cluster:           {len(nodes)} masters on 127.0.0.1 ports "
+             f"{', '.join(str(n['port']) for n in nodes)} (clients find the others from the URL's)")
     print(f"export DRIFTLINE_KAFKA_BOOTSTRAP={state['kafka']['bootstrap']}")
     print(f"export DRIFTLINE_REDIS_URL={state['redis']['url']}")
+    if state["redis"].get("cluster"):
+        print("export DRIFTLINE_REDIS_CLUSTER=true")
     secure_env: dict[str, str] = state.get("secure_env", {})
     if secure_env:
         _err(f"Kafka: SASL_SSL, {secure_env['DRIFTLINE_KAFKA_SASL_MECHANISM']} user "
@@ -171,16 +209,29 @@ def _write_state(state: dict[str, Any]) -> None:
 
 
 def _alive(state: dict[str, Any], name: str) -> bool:
+    """Every recorded process of the service runs (a Redis Cluster's: each master)."""
+    return all(_entry_alive(entry) for _, entry in _processes(state, name))
+
+
+def _processes(state: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(label, {"pid", "since", ...})`` per process of the service: one, or a cluster's masters."""
+    nodes: list[dict[str, Any]] = state[name].get("nodes", [])
+    if nodes:
+        return [(f"{name} :{node['port']}", node) for node in nodes]
+    return [(name, state[name])]
+
+
+def _entry_alive(entry: dict[str, Any]) -> bool:
     """The recorded pid runs *and* is the process we started: a reused pid must never be signalled.
 
     The check is the process's start time (``/proc/<pid>/stat``), not its command line:
     redis-server rewrites its own process title.
     """
-    pid = state[name]["pid"]
+    pid = entry["pid"]
     if not _pid_exists(pid):
         return False
     since = _start_ticks(pid)
-    return since is None or since == state[name].get("since")
+    return since is None or since == entry.get("since")
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -193,10 +244,10 @@ def _start_ticks(pid: int) -> int | None:
 
 
 def _stop_recorded(state: dict[str, Any], grace_seconds: float = 20.0) -> None:
-    for name in SERVICES:
-        if not _alive(state, name):
+    for label, entry in [p for name in SERVICES for p in _processes(state, name)]:
+        if not _entry_alive(entry):
             continue
-        pid = state[name]["pid"]
+        pid = entry["pid"]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_seconds
@@ -205,7 +256,7 @@ def _stop_recorded(state: dict[str, Any], grace_seconds: float = 20.0) -> None:
         if _pid_exists(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-        _err(f"{name} (pid {pid}) stopped")
+        _err(f"{label} (pid {pid}) stopped")
 
 
 def _pid_exists(pid: int) -> bool:

@@ -5,6 +5,10 @@
 2. A Docker engine answers: Kafka and Redis containers (testcontainers).
 3. Otherwise: the local stack (real Kafka from Maven Central jars, the machine's redis-server).
 
+``redis_cluster=True`` (the tests' ``DRIFTLINE_TEST_REDIS=cluster``) asks for a Redis
+Cluster: the local stack's 3 masters, never a container. Configured services are used as
+they are, a cluster when ``DRIFTLINE_REDIS_CLUSTER`` says so.
+
 One place decides, so the tests, the demo and the benchmarks agree.
 """
 
@@ -15,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 
-from driftline.config.settings import external_services
+from driftline.config.settings import RedisSettings, external_services
 from driftline.streams.stack.local import Endpoints, LocalStack
 
 log = logging.getLogger(__name__)
@@ -29,31 +33,35 @@ REDIS_IMAGE = "redis:7.0"
 
 
 @contextlib.contextmanager
-def service_endpoints(announce: Announce = log.info) -> Iterator[Endpoints]:
+def service_endpoints(announce: Announce = log.info, *, redis_cluster: bool = False) -> Iterator[Endpoints]:
     """Endpoints of running Kafka and Redis, started (and stopped on exit) only if not configured."""
     configured = external_services()
     if configured is not None:
-        announce(f"using the configured services: Kafka {configured[0]}, Redis")
-        yield Endpoints(kafka_bootstrap=configured[0], redis_url=configured[1])
+        cluster = RedisSettings().cluster  # DRIFTLINE_REDIS_CLUSTER beside DRIFTLINE_REDIS_URL
+        announce(f"using the configured services: Kafka {configured[0]}, Redis{' Cluster' if cluster else ''}")
+        yield Endpoints(kafka_bootstrap=configured[0], redis_url=configured[1], redis_cluster=cluster)
         return
-    if docker_engine_answers():
+    if not redis_cluster and docker_engine_answers():
         announce("a Docker engine answers: starting Kafka and Redis containers")
         with _containers() as endpoints:
             yield endpoints
         return
-    announce("starting a local Kafka (KRaft) and redis-server on loopback ...")
+    redis_name = "a 3-master Redis Cluster" if redis_cluster else "redis-server"
+    announce(f"starting a local Kafka (KRaft) and {redis_name} on loopback ...")
     began = time.monotonic()
-    with LocalStack() as stack:
+    with LocalStack(redis_cluster=redis_cluster) as stack:
         announce(
             f"local stack up in {time.monotonic() - began:.1f}s: Kafka {stack.endpoints.kafka_bootstrap}, "
-            f"Redis {stack.endpoints.redis_url}"
+            f"Redis{' Cluster' if redis_cluster else ''} {stack.endpoints.redis_url}"
         )
         yield stack.endpoints
 
 
-def test_endpoints(announce: Announce = log.info) -> contextlib.AbstractContextManager[Endpoints]:
+def test_endpoints(
+    announce: Announce = log.info, *, redis_cluster: bool = False
+) -> contextlib.AbstractContextManager[Endpoints]:
     """The services the test session uses (see the module docstring for the order of choice)."""
-    return service_endpoints(announce)
+    return service_endpoints(announce, redis_cluster=redis_cluster)
 
 
 test_endpoints.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, wherever it is imported

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
+from driftline.config.settings import KafkaSettings, Settings, TopicSettings, load_settings
 from driftline.streams.stack import Endpoints
 
 
@@ -20,6 +20,6 @@ def settings_for(stack_endpoints: Endpoints) -> Settings:
     return load_settings(
         app_id=f"driftline-test-{run}",
         kafka=KafkaSettings(bootstrap=stack_endpoints.kafka_bootstrap),
-        redis=RedisSettings(url=stack_endpoints.redis_url),
+        redis=stack_endpoints.redis_settings(),
         topics=topics,
     )

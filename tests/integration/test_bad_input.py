@@ -66,7 +66,7 @@ async def test_every_bad_message_is_dead_lettered_and_the_good_ones_counted(
     monkeypatch.setenv("DRIFTLINE_MAX_EVENT_BYTES", str(MAX_EVENT_BYTES))
     sim = FraudSimulator(model_id=f"bad-{settings.app_id[-8:]}", seed=13)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     events = [*sim.events(window=0, n=400), *sim.events(window=1, n=400), *sim.events(window=2, n=10)]
     bad = corpus(sim.model_id, events[0])

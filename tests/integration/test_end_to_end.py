@@ -30,7 +30,7 @@ from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 from driftline.views.status import status_lines
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 WINDOWS, DRIFT_AT, DRIFT_END, PER_WINDOW = 12, 4, 8, 500
 MALFORMED = b'{"model_id": "fraud-detector", "features": '
@@ -86,7 +86,7 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
 ) -> None:
     sim = FraudSimulator(model_id=f"fraud-{settings.app_id[-8:]}")
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
     worker = WorkerProcess(settings, log_path=tmp_path / "worker.log", window_seconds=60)
     try:

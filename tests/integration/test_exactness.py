@@ -19,7 +19,7 @@ from driftline.streams.sketch_store import SketchStore
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 WINDOWS, PER_WINDOW, MODELS = 12, 1500, 4
 
@@ -29,7 +29,7 @@ async def setup(settings: Settings, prefix: str) -> tuple[list[FraudSimulator], 
     partitions, so two workers both have work and a kill hits models mid-window."""
     sims = [FraudSimulator(model_id=f"{prefix}-{i}", seed=i) for i in range(MODELS)]
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     for sim in sims:
         await store.put_reference(sim.reference())  # 20 numeric, 3 categorical features and the score
     return sims, store

@@ -29,7 +29,7 @@ from .conftest import settings_for
 from .test_end_to_end import read_topic, wait_until
 from .test_monitor import produce
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 WINDOWS, PER_WINDOW, DRIFT_AT = 10, 600, 5
 DRIFTED = {"amount": 1.0, "merchant_risk_score": 0.8}
@@ -50,7 +50,7 @@ async def monitored(stack_endpoints: Endpoints, tmp_path_factory: pytest.TempPat
     settings = settings_for(stack_endpoints)
     sim = FraudSimulator(model_id=f"hist-{settings.app_id[-8:]}", seed=5)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     events = [e for w in range(WINDOWS)
               for e in sim.events(window=w, n=PER_WINDOW, shift=DRIFTED if w >= DRIFT_AT else None)]
@@ -121,7 +121,8 @@ async def test_the_dashboard_api_serves_the_view_the_plots_and_bokehjs(
 
 
 def _cli(monitored: Monitored, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DRIFTLINE_REDIS_URL": monitored.settings.redis.url.get_secret_value()}
+    env = {**os.environ, "DRIFTLINE_REDIS_URL": monitored.settings.redis.url.get_secret_value(),
+           "DRIFTLINE_REDIS_CLUSTER": str(monitored.settings.redis.cluster).lower()}
     return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
 
@@ -147,3 +148,19 @@ async def test_report_and_status_commands(monitored: Monitored, tmp_path: Path) 
     rows = [line.split() for line in status.stdout.splitlines() if line.startswith(monitored.model_id + " ")]
     assert len(rows) == 24 and rows[0][1] in {"amount", "merchant_risk_score", "__prediction__"}
     assert "DRIFT" in rows[0] and "firing" in rows[0] and "\033[" not in status.stdout
+
+
+async def test_every_key_the_worker_wrote_is_bounded(monitored: Monitored) -> None:
+    """Each key of the model is of a kind keys.RETENTION names, and the kinds it bounds by a TTL have one."""
+    from driftline.streams import keys
+
+    redis = monitored.store.redis
+    found: dict[str, int] = {}
+    async for raw in redis.scan_iter(match=f"dl:{{{monitored.model_id}}}:*"):
+        key = raw.decode()
+        kind = keys.kind_of(key)
+        assert kind in keys.RETENTION, f"{key}: a kind of key without a stated bound"
+        if keys.RETENTION[kind].startswith("TTL"):
+            assert await redis.ttl(key) > 0, f"{key} has no TTL"
+        found[kind] = found.get(kind, 0) + 1
+    assert {"ref", "wm", "pts", "win:<id>", "win:closed", "alerts", "latest", "hist:windows"} <= found.keys(), found

@@ -26,7 +26,7 @@ from driftline.views.status import status_lines
 from .test_end_to_end import read_topic, wait_until
 from .test_monitor import produce, wait_counted
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 WINDOWS, PER_WINDOW, JUMP_AT = 8, 1000, 4000
 
@@ -47,7 +47,7 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
 ) -> None:
     sim = FraudSimulator(model_id=f"labels-{settings.app_id[-8:]}", seed=12)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     label_store = LabelStore(store.redis)
     await store.put_reference(sim.reference())
     events = [e for w in range(WINDOWS) for e in sim.events(window=w, n=PER_WINDOW)]

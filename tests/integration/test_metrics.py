@@ -52,7 +52,7 @@ async def test_metrics_endpoint_reports_the_stream(settings: Settings, tmp_path:
     settings = settings.model_copy(update={"metrics_port": port})
     sim = FraudSimulator(model_id=f"metrics-{settings.app_id[-8:]}", seed=2)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     topic = settings.topics.predictions
     try:

@@ -97,7 +97,7 @@ async def test_covariate_and_prediction_drift_alert_on_exactly_the_drifted_featu
     run = settings.app_id[-8:]
     covariate, prior = FraudSimulator(model_id=f"cov-{run}"), FraudSimulator(model_id=f"prior-{run}", seed=11)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     for sim in (covariate, prior):
         await store.put_reference(sim.reference())
 
@@ -162,7 +162,7 @@ async def test_200k_events_without_drift_raise_no_alert_and_count_exactly(settin
     sim = FraudSimulator(model_id=f"quiet-{settings.app_id[-8:]}", seed=23)
     windows, per_window = 20, 10_000
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:

@@ -20,7 +20,7 @@ from driftline.streams.worker_process import WorkerProcess, _worker_env
 from .test_end_to_end import read_topic
 from .test_monitor import produce, wait_closed, wait_counted
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 SPEC = """
 [models.{model}]
@@ -37,7 +37,7 @@ async def test_the_spec_chooses_features_tests_window_and_policy(settings: Setti
     spec = tmp_path / "monitors.toml"
     spec.write_text(SPEC.format(model=sim.model_id))
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     windows, drift_at, drift_end = 10, 3, 6
     # amount, merchant_risk_score and channel drift; the spec watches amount and channel only
@@ -92,7 +92,7 @@ async def test_a_drift_confined_to_one_segment_alerts_for_that_segment(settings:
     spec.write_text(f"models:\n  {sim.model_id}:\n    segments: [region]\n    window: {{size_seconds: 60}}\n"
                     "    features:\n      amount: {kind: numeric}\n      channel: {kind: categorical}\n")
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     windows = 8
 
@@ -136,7 +136,7 @@ async def test_online_detectors_on_the_score_and_a_feature_alert_when_they_chang
     spec = tmp_path / "online.toml"
     spec.write_text(ONLINE_SPEC.format(model=sim.model_id))
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     windows, change_at = 8, 4
     traffic = (

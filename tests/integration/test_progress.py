@@ -17,7 +17,7 @@ from driftline.streams.worker_process import WorkerProcess
 from .test_end_to_end import wait_until
 from .test_monitor import counted_events, produce
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 WINDOWS = 6
 
@@ -25,7 +25,7 @@ WINDOWS = 6
 async def test_a_worker_rereads_what_redis_lost(settings: Settings, tmp_path: Path) -> None:
     sim = FraudSimulator(model_id=f"lost-{settings.app_id[-8:]}", seed=6)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     reference = sim.reference()
     await store.put_reference(reference)
     try:

@@ -20,12 +20,13 @@ from driftline.streams.kafka_client import client_options
 from driftline.streams.sketch_store import SketchStore
 from driftline.streams.topics import ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def env_for(settings: Settings) -> dict[str, str]:
     return {**os.environ, "DRIFTLINE_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
             "DRIFTLINE_REDIS_URL": settings.redis.url.get_secret_value(),
+            "DRIFTLINE_REDIS_CLUSTER": str(settings.redis.cluster).lower(),
             "DRIFTLINE_TOPIC_REFERENCES": settings.topics.references}
 
 
@@ -47,7 +48,7 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
     assert result.returncode == 0, result.stderr
     assert "2 numeric features (5 bins each) and 1 categorical from 1000 rows" in result.stdout
 
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     stored = await store.get_reference(model)
     await store.close()
     assert stored is not None and set(stored.features) == {"amount", "age", "channel"}

@@ -29,7 +29,7 @@ SHIFT = {"amount": 1.0}
 async def test_a_new_reference_version_is_used_without_a_restart(settings: Settings, tmp_path: Path) -> None:
     sim = FraudSimulator(model_id=f"refv-{settings.app_id[-8:]}", seed=5)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     await store.put_reference(sim.reference(version="v1"))
     shifted = sim.numeric_sample(20_000, np.random.default_rng(99), SHIFT)
     v2 = ModelReference.build(sim.model_id, "v2", {n: shifted[:, i] for i, n in enumerate(NUMERIC_FEATURES)})

@@ -24,7 +24,7 @@ from driftline.streams.topics import ensure_topics
 from driftline.streams.triggers_exec import TriggerRunner
 from driftline.streams.worker_process import _worker_env
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 RECORD = "import json, os, sys; t = json.load(sys.stdin); open(sys.argv[1], 'a').write(t['trigger_id'] + ' ' + os.environ['DRIFTLINE_TRIGGER_ID'] + '\\n')"  # noqa: E501
 FAIL = "import sys; sys.exit(3)"

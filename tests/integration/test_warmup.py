@@ -19,14 +19,14 @@ from driftline.streams.worker_process import WorkerProcess
 from .test_end_to_end import read_topic, wait_until
 from .test_monitor import counted_events, produce
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 async def test_warmup_reference_from_the_first_events_then_drift_alerts(settings: Settings, tmp_path: Path) -> None:
     sim = FraudSimulator(model_id=f"warm-{settings.app_id[-8:]}", seed=9)
     windows, drift = 13, range(6, 9)
     await ensure_topics(settings)
-    store = SketchStore.from_url(settings.redis.url.get_secret_value())
+    store = SketchStore.from_settings(settings.redis)
     traffic = (
         e for w in range(windows)
         for e in sim.events(window=w, n=1000, shift={"amount": 1.0} if w in drift else None)

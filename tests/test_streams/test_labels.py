@@ -9,18 +9,18 @@ from collections.abc import AsyncIterator
 import numpy as np
 import orjson
 import pytest
-import redis.asyncio as aioredis
 
 from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert
 from driftline.config.monitor_spec import ModelSpec
-from driftline.config.settings import Settings, load_settings
+from driftline.config.settings import RedisSettings, Settings, load_settings
 from driftline.streams import keys
 from driftline.streams.batch import Record
 from driftline.streams.codec import decode
 from driftline.streams.label_store import LabelStore
 from driftline.streams.labels import LabelProcessor
+from driftline.streams.redis_client import RedisClient, redis_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 SPEC = ModelSpec(join_labels=True)
 N, JUMP = 6000, 3000
@@ -39,8 +39,8 @@ class Recorder:
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    c = aioredis.Redis.from_url(redis_url)
+async def client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
+    c = redis_client(redis_settings)
     yield c
     await c.aclose()
 
@@ -50,7 +50,7 @@ def settings(redis_url: str) -> Settings:
     return load_settings()
 
 
-async def stored_model(client: aioredis.Redis) -> tuple[str, list[Record]]:
+async def stored_model(client: RedisClient) -> tuple[str, list[Record]]:
     """A model with N stored class predictions, and label records: right 95%, then 55% from JUMP on."""
     model = f"m-{uuid.uuid4().hex[:8]}"
     await client.hset(keys.predictions(model, 0), mapping={f"p{i}": orjson.dumps("fraud" if i % 2 else "ok")
@@ -65,12 +65,12 @@ async def stored_model(client: aioredis.Redis) -> tuple[str, list[Record]]:
     return model, records
 
 
-def processor(client: aioredis.Redis, settings: Settings, publish: Recorder) -> LabelProcessor:
+def processor(client: RedisClient, settings: Settings, publish: Recorder) -> LabelProcessor:
     return LabelProcessor(settings, LabelStore(client), publish, lambda _: SPEC, retry_delays=(0.01,))
 
 
 async def test_replays_are_no_ops_and_a_new_instance_continues_from_the_saved_state(
-    client: aioredis.Redis, settings: Settings
+    client: RedisClient, settings: Settings
 ) -> None:
     model, records = await stored_model(client)
     publish = Recorder()
@@ -92,7 +92,7 @@ async def test_replays_are_no_ops_and_a_new_instance_continues_from_the_saved_st
     assert await LabelStore(client).counts(model) == counts and again.alerts == []
 
 
-async def test_bad_and_unmatched_labels(client: aioredis.Redis, settings: Settings) -> None:
+async def test_bad_and_unmatched_labels(client: RedisClient, settings: Settings) -> None:
     model, records = await stored_model(client)
     publish = Recorder()
     bad = [
@@ -108,7 +108,7 @@ async def test_bad_and_unmatched_labels(client: aioredis.Redis, settings: Settin
 
 
 async def test_labels_of_a_model_that_keeps_no_predictions_are_dead_lettered(
-    client: aioredis.Redis, settings: Settings
+    client: RedisClient, settings: Settings
 ) -> None:
     publish = Recorder()
     plain = LabelProcessor(settings, LabelStore(client), publish, lambda _: ModelSpec(), retry_delays=(0.01,))
@@ -117,7 +117,7 @@ async def test_labels_of_a_model_that_keeps_no_predictions_are_dead_lettered(
     assert "not joined" in publish.letters[0].reason
 
 
-async def test_a_label_stamped_far_away_costs_its_own_days_only(client: aioredis.Redis) -> None:
+async def test_a_label_stamped_far_away_costs_its_own_days_only(client: RedisClient) -> None:
     import time
 
     model = f"m-{uuid.uuid4().hex[:8]}"

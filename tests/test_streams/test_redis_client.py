@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection
 
 from driftline.config.settings import RedisSettings
 from driftline.streams.redis_client import redis_client, redis_options
+from driftline.streams.sketch_store import SketchStore
 
 
 @pytest.fixture(autouse=True)
 def _no_redis_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """RedisSettings reads what the arguments leave out from the environment: only the arguments count here."""
-    for name in ("USERNAME", "PASSWORD", "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE"):
+    for name in ("USERNAME", "PASSWORD", "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "CLUSTER"):
         monkeypatch.delenv(f"DRIFTLINE_REDIS_{name}", raising=False)
 
 
@@ -67,3 +70,31 @@ def test_tls_files_with_a_plain_url_are_refused_by_name_without_the_password() -
 def test_options_hold_only_what_is_set() -> None:
     assert redis_options(RedisSettings(url=SecretStr("redis://h:6379/0"))) == {}
     assert redis_options(RedisSettings(url=SecretStr("redis://h:6379/0"), username="u")) == {"username": "u"}
+
+
+def test_cluster_gives_the_cluster_client_started_from_the_urls_node_with_the_credentials() -> None:
+    settings = RedisSettings(url=SecretStr("rediss://127.0.0.1:7001/0"), cluster=True, username="driftline",
+                             password=SecretStr("s3cret"), ssl_ca_certs="/tls/ca.pem")
+    client = redis_client(settings)
+    assert isinstance(client, RedisCluster)  # nothing connected yet: the nodes are found at the first command
+    assert [(n.host, n.port) for n in client.nodes_manager.startup_nodes.values()] == [("127.0.0.1", 7001)]
+    kwargs = client.nodes_manager.connection_kwargs
+    assert kwargs["connection_class"] is SSLConnection
+    assert (kwargs["username"], kwargs["password"], kwargs["ssl_ca_certs"]) == ("driftline", "s3cret", "/tls/ca.pem")
+
+
+def test_cluster_off_gives_the_single_node_client_whatever_the_url() -> None:
+    assert type(redis_client(RedisSettings(url=SecretStr("redis://127.0.0.1:7001/0")))) is Redis
+
+
+def test_the_cluster_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTLINE_REDIS_CLUSTER", "true")
+    assert isinstance(redis_client(RedisSettings(url=SecretStr("redis://127.0.0.1:7001/0"))), RedisCluster)
+
+
+def test_sketch_store_from_url_takes_the_url_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTLINE_REDIS_CLUSTER", "true")  # from_url never reads the environment
+    monkeypatch.setenv("DRIFTLINE_REDIS_PASSWORD", "from-env")
+    single = SketchStore.from_url("redis://127.0.0.1:7001/0")
+    assert type(single.redis) is Redis and single.redis.connection_pool.connection_kwargs.get("password") is None
+    assert isinstance(SketchStore.from_url("redis://127.0.0.1:7001/0", cluster=True).redis, RedisCluster)

@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-import redis.asyncio as aioredis
 
 from driftline.config.events import DriftAlert, RetrainTrigger, TimeWindow
+from driftline.config.settings import RedisSettings
 from driftline.detectors.policies.retrain_policy import RetrainPolicy
 from driftline.streams.codec import decode
+from driftline.streams.redis_client import RedisClient, redis_client
 from driftline.streams.retrain import RetrainStep
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 
@@ -40,13 +41,13 @@ class Recorder:
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    c = aioredis.Redis.from_url(redis_url)
+async def client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
+    c = redis_client(redis_settings)
     yield c
     await c.aclose()
 
 
-async def test_two_critical_features_trigger_once_and_a_replay_decides_the_same(client: aioredis.Redis) -> None:
+async def test_two_critical_features_trigger_once_and_a_replay_decides_the_same(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
     step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
     assert await step.after_alerts(model, policy, [alert(model, "amount")], T0 + 60) == []  # one feature: not yet
@@ -58,7 +59,7 @@ async def test_two_critical_features_trigger_once_and_a_replay_decides_the_same(
     assert [t.trigger_id for t in publish.sent] == [trigger.trigger_id]
 
 
-async def test_resolved_alerts_stop_counting_and_the_rate_limit_holds(client: aioredis.Redis) -> None:
+async def test_resolved_alerts_stop_counting_and_the_rate_limit_holds(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
     step = RetrainStep(client, publish, "retrain")
     policy = RetrainPolicy(min_interval_seconds=3600)
@@ -73,7 +74,7 @@ async def test_resolved_alerts_stop_counting_and_the_rate_limit_holds(client: ai
     assert len(publish.sent) == 2 and sorted(publish.sent[1].alert_ids) == ["c-firing-3", "d-firing-4"]
 
 
-async def test_state_is_saved_only_after_the_trigger_is_published(client: aioredis.Redis) -> None:
+async def test_state_is_saved_only_after_the_trigger_is_published(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder(fail_first=1)
     step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
     alerts = [alert(model, "a"), alert(model, "b")]
@@ -83,14 +84,14 @@ async def test_state_is_saved_only_after_the_trigger_is_published(client: aiored
     assert [t.trigger_id for t in publish.sent] == [trigger.trigger_id]
 
 
-async def test_a_disabled_policy_tracks_alerts_but_never_triggers(client: aioredis.Redis) -> None:
+async def test_a_disabled_policy_tracks_alerts_but_never_triggers(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
     step = RetrainStep(client, publish, "retrain")
     assert await step.after_alerts(model, None, [alert(model, "a"), alert(model, "b")], T0 + 60) == []
     assert publish.sent == []
 
 
-async def test_an_alert_fired_and_resolved_in_one_batch_still_triggers(client: aioredis.Redis) -> None:
+async def test_an_alert_fired_and_resolved_in_one_batch_still_triggers(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
     step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
     perf = [alert(model, "__performance__", minute=1), alert(model, "__performance__", "resolved", minute=5)]
