@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
+from driftline.detectors.stats.kolmogorov import ks_p_value
 from driftline.detectors.stats.verdict import WindowVerdict
 
 
@@ -42,7 +42,7 @@ def binned_ks(reference_counts: ArrayLike, current_counts: ArrayLike) -> tuple[f
     """
     f_ref, f_cur, n, m = _cdfs(reference_counts, current_counts)
     d = float(np.max(np.abs(f_ref - f_cur)))
-    return d, float(stats.kstwo.sf(d, max(round(n * m / (n + m)), 1)))
+    return d, ks_p_value(d, n * m / (n + m))
 
 
 def binned_wasserstein(edges: Sequence[float], reference_counts: ArrayLike, current_counts: ArrayLike) -> float:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from driftline.detectors.sketches.quantile import QuantileSketch
+from driftline.detectors.stats.kolmogorov import ks_p_value
 
 
 def _union_cdfs(reference: QuantileSketch, current: QuantileSketch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -30,8 +30,7 @@ def ks_statistic(reference: QuantileSketch, current: QuantileSketch) -> tuple[fl
     _, f_ref, f_cur = _union_cdfs(reference, current)
     d = float(np.max(np.abs(f_ref - f_cur)))
     n, m = reference.count, current.count
-    effective = n * m / (n + m)
-    return d, float(stats.kstwo.sf(d, max(round(effective), 1)))
+    return d, ks_p_value(d, n * m / (n + m))
 
 
 def wasserstein(reference: QuantileSketch, current: QuantileSketch) -> float:
