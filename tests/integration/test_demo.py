@@ -48,7 +48,8 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
     before = set(driftline_processes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     demo = subprocess.Popen(
-        [sys.executable, "-m", "driftline.streams.cli", "demo", "--windows", "40"],
+        # Long enough that Ctrl-C lands while it runs: 40 windows once finished inside the 2 s below.
+        [sys.executable, "-m", "driftline.streams.cli", "demo", "--windows", "400", "--hold-seconds", "300"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     assert demo.stdout is not None
