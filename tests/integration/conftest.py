@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +25,14 @@ def settings_for(stack_endpoints: Endpoints) -> Settings:
         redis=stack_endpoints.redis_settings(),
         topics=topics,
     )
+
+
+def stack_cli_env(cache: Path) -> dict[str, str]:
+    """The environment for a ``driftline stack ...`` command of its own: no DRIFTLINE_* of the session, its
+    state under ``cache`` (created), the Kafka jars already fetched reused by a symlink."""
+    from driftline.streams.stack import KAFKA_VERSION, kafka_libs
+
+    cache.mkdir()
+    (cache / f"kafka-{KAFKA_VERSION}").symlink_to(kafka_libs().parent)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DRIFTLINE_")}
+    return {**env, "DRIFTLINE_CACHE_DIR": str(cache)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import re
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from driftline.streams.worker_process import WorkerProcess
 from driftline.views.load import load_model_view
 from driftline.views.status import status_lines
 
-from .conftest import settings_for
+from .conftest import settings_for, stack_cli_env
 from .test_end_to_end import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
@@ -208,13 +207,8 @@ def running(pid: int) -> bool:
 
 
 def test_cli_stack_up_redis_cluster_exports_it_and_down_stops_every_master(tmp_path: Path) -> None:
-    from driftline.streams.stack import KAFKA_VERSION, kafka_libs
-
     cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / f"kafka-{KAFKA_VERSION}").symlink_to(kafka_libs().parent)  # reuse the fetched jars, own state dir
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env["DRIFTLINE_CACHE_DIR"] = str(cache)
+    env = stack_cli_env(cache)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], env=env,

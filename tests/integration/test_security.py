@@ -36,6 +36,7 @@ from driftline.streams.stack import LocalStack
 from driftline.streams.topics import ensure_topics
 from driftline.streams.worker_process import WorkerProcess
 
+from .conftest import stack_cli_env
 from .test_end_to_end import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
@@ -182,13 +183,8 @@ def test_without_the_stack_ca_tls_is_refused_by_name(secure_stack: LocalStack, s
 
 
 def test_stack_up_secure_prints_the_credentials_to_eval_and_keeps_them_owner_only(tmp_path: Path) -> None:
-    from driftline.streams.stack import KAFKA_VERSION, kafka_libs
-
     cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / f"kafka-{KAFKA_VERSION}").symlink_to(kafka_libs().parent)  # reuse the fetched jars, own state dir
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DRIFTLINE_")}
-    env["DRIFTLINE_CACHE_DIR"] = str(cache)
+    env = stack_cli_env(cache)
 
     def run(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], env={**env, **(extra or {})},
