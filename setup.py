@@ -18,6 +18,10 @@ for layer in LAYERS:
     packages.append(f"driftline.{layer}")
     packages.extend(f"driftline.{layer}.{sub}" for sub in find_packages(layer))
 
-PACKAGE_DATA = {"driftline.streams": ["py.typed"], "driftline.views": ["templates/*.html", "static/*"]}
+PACKAGE_DATA = {
+    "driftline.streams": ["py.typed"],
+    "driftline.streams.state": ["lua/*.lua"],
+    "driftline.views": ["templates/*.html", "static/*"],
+}
 
 setup(packages=packages, package_dir=package_dir, package_data=PACKAGE_DATA)

@@ -2,7 +2,7 @@
 
 Starts its own local stack (Redis with an fsync-always append-only file, as a
 production Redis holding driftline state should run), sends the fault oracle's
-workload (``streams/fault_oracle.py``: 4 models, 12 drifting windows) at a steady
+workload (``streams/testing/oracle.py``: 4 models, 12 drifting windows) at a steady
 pace, and every ``--every`` seconds does the next fault of the rotation:
 
     worker kill -9 (restarted at once) · broker kill -9 (back after 3 s) ·
@@ -26,11 +26,11 @@ import uuid
 from pathlib import Path
 
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
-from driftline.streams.fault_oracle import AlertLog, Workload, judge, produce, read_all, topic_records, wait_counted
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.topics import ensure_topics
 from driftline.streams.stack.local import LocalStack
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import AlertLog, Workload, judge, produce, read_all, topic_records, wait_counted
+from driftline.streams.testing.worker_process import WorkerProcess
 
 ROTATION = ("worker-kill", "broker-kill", "redis-kill", "worker-term", "broker-stop")
 
@@ -84,7 +84,7 @@ async def run(events: int, seconds: float, every: float) -> dict[str, object]:
             topics=TopicSettings(**{name: f"c{run_id}.{name}" for name in TopicSettings.model_fields}),
         )
         await ensure_topics(settings)
-        store = SketchStore.from_settings(settings.redis)
+        store = RedisWindowStore.from_settings(settings.redis)
         await workload.set_references(store)
         chaos = Chaos(stack, settings, workdir)
         stop = asyncio.Event()

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from driftline.config.monitor_spec import ModelSpec
-from driftline.detectors.monitoring import resolve_spec
 from driftline.detectors.reference import ModelReference
 from driftline.detectors.sketches import CategoricalCounts, NumericHistogram, QuantileSketch
-from driftline.detectors.window_check import compare_window
+from driftline.detectors.spec_resolution import resolve_spec
+from driftline.detectors.window_compare import compare_window
 
 WINDOW_EVENTS = (100, 6_000, 100_000)
 

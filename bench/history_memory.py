@@ -1,5 +1,5 @@
 """Redis memory of the dashboard's history: per (model, feature) per 1,000 closed windows, and per 1,000
-alerts, written through the worker's own code (``SketchStore.close_window`` and ``History``).
+alerts, written through the worker's own code (``RedisWindowStore.close_window`` and ``History``).
 
     python bench/history_memory.py [--windows 1000] [--alerts 1000]
 
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from driftline.config.events import DriftAlert, TimeWindow
-from driftline.detectors.window_check import FeatureWindow, WindowVerdict
-from driftline.streams import keys
-from driftline.streams.history import History
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
+from driftline.detectors.window_compare import FeatureWindow, WindowVerdict
 from driftline.streams.stack.redis_server import RedisServer
+from driftline.streams.state import keys
+from driftline.streams.state.history import RedisHistory
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
 
 WINDOW_SECONDS = 3600
 
@@ -45,7 +45,7 @@ def results(sim_ref: dict[str, tuple[int, ...]], rng: np.random.Generator, n: in
 
 
 async def run(redis_url: str, windows: int, n_alerts: int) -> dict[str, object]:
-    store = SketchStore.from_url(redis_url)
+    store = RedisWindowStore.from_url(redis_url)
     model = f"bench-history-{uuid.uuid4().hex[:6]}"
     reference = FraudSimulator(model_id=model).reference()
     counts = {name: tuple(f.counts) for name, f in reference.features.items()}
@@ -56,7 +56,7 @@ async def run(redis_url: str, windows: int, n_alerts: int) -> dict[str, object]:
         await store.close_window(model, w, (w + 1) * WINDOW_SECONDS, results(counts, rng, 1000), {},
                                  window_start=w * WINDOW_SECONDS, history_windows=windows)
     close_ms = (time.perf_counter() - started) / windows * 1000
-    history = History(store.redis, keep_events=n_alerts)
+    history = RedisHistory(store.redis, keep_events=n_alerts)
     for i in range(n_alerts):
         end = datetime.fromtimestamp((first + i + 1) * WINDOW_SECONDS, UTC)
         alert = DriftAlert(alert_id=f"{i:064x}", model_id=model, feature=list(counts)[i % len(counts)],

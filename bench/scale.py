@@ -73,12 +73,12 @@ from redis.asyncio.cluster import RedisCluster
 
 from driftline.config.settings import Settings, TopicSettings, load_settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams import keys, sketch_store
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FraudSimulator
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
 from driftline.streams.stack import LocalStack
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state import keys, windows
+from driftline.streams.testing.simulate import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 ALL_FEATURES = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
 WINDOW_SECONDS = 60
@@ -89,9 +89,9 @@ SAMPLE_MODELS = 10
 REFERENCE_SEED = FraudSimulator.seed
 POLL_SECONDS = 0.2
 OPEN_WINDOWS = 2  # per model at any time: the one filling and the one waiting out the allowed lateness
-WINDOWS_ALIVE = sketch_store.CLOSED_BUCKET_TTL_SECONDS // WINDOW_SECONDS + OPEN_WINDOWS
+WINDOWS_ALIVE = windows.CLOSED_BUCKET_TTL_SECONDS // WINDOW_SECONDS + OPEN_WINDOWS
 """Window hashes a busy model holds: those closed within CLOSED_BUCKET_TTL_SECONDS, and the open ones."""
-CLOSED_KEPT = sketch_store.CLOSED_KEPT  # closed ids kept per model
+CLOSED_KEPT = windows.CLOSED_KEPT  # closed ids kept per model
 STALL_SECONDS = 180.0
 
 # Why each kind of key that has no TTL stays bounded (a kind with no entry here and no TTL is flagged).
@@ -503,7 +503,7 @@ class Workload:
 
 async def produce(settings: Settings, workload: Workload) -> dict[int, int]:
     """Send the workload; the end offset of every partition."""
-    producer = AIOKafkaProducer(**client_options(settings), acks=1, linger_ms=50, max_batch_size=512 * 1024)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks=1, linger_ms=50, max_batch_size=512 * 1024)
     await producer.start()
     began, sent = time.perf_counter(), 0
     try:
@@ -516,7 +516,7 @@ async def produce(settings: Settings, workload: Workload) -> dict[int, int]:
         partitions = await producer.partitions_for(settings.topics.predictions)
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(**client_options(settings))
+    consumer = AIOKafkaConsumer(**kafka_options(settings.kafka))
     await consumer.start()
     try:
         ends = await consumer.end_offsets([TopicPartition(settings.topics.predictions, p) for p in partitions])

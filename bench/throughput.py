@@ -32,20 +32,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from driftline.config.settings import KafkaSettings, Settings, TopicSettings, load_settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams import keys
-from driftline.streams.kafka_client import client_options
-from driftline.streams.redis_client import redis_client
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
 from driftline.streams.stack import service_endpoints
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state import keys
+from driftline.streams.state.client import redis_client
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 PER_WINDOW = 10_000
 
 
 async def produce(settings: Settings, sim: FraudSimulator, n: int) -> tuple[int, float]:
-    producer = AIOKafkaProducer(**client_options(settings), acks=1, linger_ms=50, max_batch_size=512 * 1024)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks=1, linger_ms=50, max_batch_size=512 * 1024)
     await producer.start()
     size = 0
     try:
@@ -66,7 +66,7 @@ async def produce(settings: Settings, sim: FraudSimulator, n: int) -> tuple[int,
 
 async def raw_consume(settings: Settings, n: int) -> float:
     consumer = AIOKafkaConsumer(
-        settings.topics.predictions, **client_options(settings), group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        settings.topics.predictions, **kafka_options(settings.kafka), group_id=f"raw-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest", enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     await consumer.start()
@@ -88,7 +88,7 @@ async def counted(settings: Settings, model_id: str) -> int:
     client = redis_client(settings.redis)
     try:
         total = 0
-        async for key in client.scan_iter(match=f"{keys.window_counts(model_id, 0)[:-1]}*"):
+        async for key in client.scan_iter(match=f"{keys.bucket_counts(model_id, 0)[:-1]}*"):
             if key.endswith((b":open", b":closed")):
                 continue
             total += int(await client.hget(key, "__n__") or 0)
@@ -135,7 +135,7 @@ async def main_async(settings: Settings, n: int, *, reference: str, join_labels:
     })
     sim = FraudSimulator(model_id=f"bench-{run}")
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     if reference == "full":
         await store.put_reference(sim.reference())
     else:

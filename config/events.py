@@ -10,6 +10,7 @@ docs/events.md holds one example of each, validated by the tests.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -23,6 +24,24 @@ PERFORMANCE_FEATURE = "__performance__"
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 FeatureValue = float | str | None
+
+
+def top_class(probabilities: Mapping[str, float]) -> str | None:
+    """The most likely class of a ``{class: probability}`` prediction (None for an empty map).
+
+    >>> top_class({"ok": 0.3, "fraud": 0.7}), top_class({})
+    ('fraud', None)
+    """
+    return max(probabilities.items(), key=lambda kv: kv[1])[0] if probabilities else None
+
+
+def segment_key(feature: str, segment: str | None) -> str:
+    """What a feature's window within one segment is kept and alerted under: ``feature|key=value``.
+
+    >>> segment_key("amount", "region=eu"), segment_key("amount", None)
+    ('amount|region=eu', 'amount')
+    """
+    return feature if segment is None else f"{feature}|{segment}"
 
 
 class _Input(BaseModel):

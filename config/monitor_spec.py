@@ -1,6 +1,6 @@
 """Monitor specs: per model, what to watch and how to decide. Validated, frozen, documented.
 
-A spec is plain data (from TOML or YAML, read by ``driftline.streams.spec_files``)
+A spec is plain data (from TOML or YAML, read by ``driftline.streams.cli.spec_files``)
 validated here, so a typo fails at start-up with the file, the field and what
 is wrong, instead of silently monitoring nothing.
 

@@ -7,7 +7,7 @@ public API, by role:
 from __future__ import annotations
 
 from driftline.detectors.calibration import CalibratedThreshold, calibrate
-from driftline.detectors.decision import DecisionRule, FeatureEvidence, benjamini_hochberg, bonferroni, decide
+from driftline.detectors.gating import DecisionRule, FeatureEvidence, benjamini_hochberg, bonferroni, decide
 from driftline.detectors.ids import alert_id, trigger_id
 from driftline.detectors.online import OnlineDetector, OnlineVerdict, StateError, make_detector
 from driftline.detectors.policies import (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from driftline.config.events import top_class
 from driftline.detectors.reference import category_name
 
 
@@ -34,7 +35,7 @@ def error_of(prediction: object, label: object, *, threshold: float = 0.5) -> fl
     if isinstance(prediction, dict):
         if not prediction:
             raise NotComparable("an empty probability map")
-        prediction = max(prediction.items(), key=lambda kv: kv[1])[0]
+        prediction = top_class(prediction)
     if isinstance(prediction, str):
         return float(prediction != category_name(label))
     if isinstance(prediction, int | float) and not isinstance(prediction, bool):

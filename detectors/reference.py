@@ -11,6 +11,7 @@ references topic.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -201,3 +202,20 @@ def _feature_from_dict(data: Mapping[str, object]) -> AnyFeatureReference:
     if data.get("kind", "numeric") == "categorical":
         return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]))  # type: ignore[arg-type]
     return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]))  # type: ignore[arg-type]
+
+
+def content_version(reference: ModelReference) -> str:
+    """A version derived from the reference's content: the same data gives the same version.
+
+    >>> import numpy as np
+    >>> a = ModelReference.build("m", "draft", {"x": np.arange(100.0)}, n_bins=4)
+    >>> b = ModelReference.build("m", "draft", {"x": np.arange(100.0)}, n_bins=4)
+    >>> content_version(a) == content_version(b), len(content_version(a))
+    (True, 12)
+    """
+    return hashlib.sha256(reference.to_json()).hexdigest()[:12]
+
+
+def versioned(draft: ModelReference, version: str | None = None, *, prefix: str = "") -> ModelReference:
+    """``draft`` under ``version``, or under ``prefix`` + its content's version when none is given."""
+    return ModelReference(draft.model_id, version or f"{prefix}{content_version(draft)}", draft.features)

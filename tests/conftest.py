@@ -5,7 +5,7 @@ containers when a Docker engine answers, the local stack otherwise
 (see driftline.streams.stack.select). ``DRIFTLINE_TEST_REDIS=cluster``: the session's
 Redis is a local 3-master Redis Cluster (``make test`` runs the tests marked
 ``redis_cluster`` so, a second time); tests reach Redis through ``settings.redis`` or the
-``redis_settings`` fixture (``redis_client(...)``, ``SketchStore.from_settings(...)``), which build
+``redis_settings`` fixture (``redis_client(...)``, ``RedisWindowStore.from_settings(...)``), which build
 the right client.
 """
 

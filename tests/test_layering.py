@@ -1,7 +1,7 @@
 """The layering of DESIGN.md, checked on the source: config -> detectors -> streams -> views.
 
 views/ (dashboard, reports, status) is the top: it reads through streams. The only way back down is
-from the composition roots, ``streams/cli.py`` and ``streams/demo.py``: they start the views' commands."""
+from the composition roots, ``streams/cli/main.py`` and ``streams/cli/demo.py``: they start the views' commands."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ALLOWED_OWN = {
     "streams": {"config", "detectors", "streams"},
     "views": {"config", "detectors", "streams", "views"},
 }
-COMPOSITION_ROOTS = {Path("streams/cli.py"), Path("streams/demo.py")}
+COMPOSITION_ROOTS = {Path("streams/cli/main.py"), Path("streams/cli/demo.py")}
 
 
 def imports_of(path: Path) -> set[str]:

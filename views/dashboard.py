@@ -16,20 +16,19 @@ from typing import Any
 
 from aiohttp import web
 
-from driftline.streams import keys
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams import State
 from driftline.views.figures import bokeh_js_path
 from driftline.views.load import DASHBOARD_WINDOWS, load_model_view
 from driftline.views.page import STATIC, TIMELINE, render_page, view_payload
 
 log = logging.getLogger(__name__)
-STORE = web.AppKey("store", SketchStore)
+STATE = web.AppKey("state", State)
 _FILES = {"driftline.js": STATIC / "driftline.js", "driftline.css": STATIC / "driftline.css"}
 
 
-def dashboard_app(store: SketchStore, *, refresh_seconds: float = 5.0) -> web.Application:
+def dashboard_app(state: State, *, refresh_seconds: float = 5.0) -> web.Application:
     app = web.Application()
-    app[STORE] = store
+    app[STATE] = state
     page = render_page(mode="live", title="driftline", subtitle="live dashboard",
                        config={"mode": "live", "model": None, "refresh_seconds": refresh_seconds}, inline=False,
                        status="loading…", footer="driftline dashboard · data from Redis, refreshed in place")
@@ -55,38 +54,29 @@ async def _static(request: web.Request) -> web.StreamResponse:
 
 
 async def _health(request: web.Request) -> web.Response:
-    await request.app[STORE].redis.ping()
+    await request.app[STATE].ping()
     return web.Response(text="ok")
 
 
 async def _models(request: web.Request) -> web.Response:
     """Every model, with how many features drift in their latest window and how many alerts fire."""
-    store = request.app[STORE]
-    models = await store.model_ids()
-    async with store.redis.pipeline(transaction=False) as pipe:
-        for model_id in models:
-            pipe.hvals(keys.latest(model_id))
-            pipe.hlen(keys.firing_alerts(model_id))
-        replies = await pipe.execute()
-    out = []
-    for i, model_id in enumerate(models):
-        latest, firing = replies[2 * i], replies[2 * i + 1]
-        drifting = sum(1 for v in latest if json.loads(v).get("severity") == "critical")
-        out.append({"model_id": model_id, "drifting": drifting, "firing": int(firing)})
-    return _json(out)
+    state = request.app[STATE]
+    overview = await state.overview(await state.windows.model_ids())
+    return _json([{"model_id": model_id, "drifting": drifting, "firing": firing}
+                  for model_id, (drifting, firing) in overview.items()])
 
 
 async def _model(request: web.Request) -> web.Response:
     model_id = await _known(request)
     features = [f for f in request.query.get("features", "").split(",") if f]
-    view = await load_model_view(request.app[STORE], model_id, last=DASHBOARD_WINDOWS)
+    view = await load_model_view(request.app[STATE], model_id, last=DASHBOARD_WINDOWS)
     return _json(view_payload(view, columns_for=features))
 
 
 async def _plots(request: web.Request) -> web.Response:
     model_id = await _known(request)
     feature = request.query.get("feature", "")
-    view = await load_model_view(request.app[STORE], model_id, last=DASHBOARD_WINDOWS)
+    view = await load_model_view(request.app[STATE], model_id, last=DASHBOARD_WINDOWS)
     if feature == TIMELINE:
         return _json({"timeline": view_payload(view, plots_for=[TIMELINE])["plots"][TIMELINE]})
     plots = view_payload(view, plots_for=[feature])["plots"]
@@ -97,7 +87,7 @@ async def _plots(request: web.Request) -> web.Response:
 
 async def _known(request: web.Request) -> str:
     model_id = request.match_info["model_id"]
-    if model_id not in await request.app[STORE].model_ids():
+    if model_id not in await request.app[STATE].windows.model_ids():
         raise web.HTTPNotFound(text=f"unknown model {model_id!r}")
     return model_id
 
@@ -106,9 +96,9 @@ def _json(value: Any) -> web.Response:
     return web.Response(text=json.dumps(value, allow_nan=False), content_type="application/json")
 
 
-async def serve(store: SketchStore, *, host: str, port: int, refresh_seconds: float = 5.0) -> web.AppRunner:
+async def serve(state: State, *, host: str, port: int, refresh_seconds: float = 5.0) -> web.AppRunner:
     """Start serving; returns the runner (``await runner.cleanup()`` stops it)."""
-    runner = web.AppRunner(dashboard_app(store, refresh_seconds=refresh_seconds), access_log=None)
+    runner = web.AppRunner(dashboard_app(state, refresh_seconds=refresh_seconds), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

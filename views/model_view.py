@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger
+from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
 from driftline.detectors.reference import CategoricalReference, ModelReference
-from driftline.streams.history import FeaturePoint, WindowPoint
+from driftline.streams.state.history import FeaturePoint, WindowPoint
 
 TREND_POINTS = 30
 """Windows in a feature's small trend (the table's sparkline)."""
@@ -165,14 +165,14 @@ def alert_states(alerts: Iterable[DriftAlert], firing: Iterable[str]) -> dict[st
 
 def _firing_key(item: str) -> str:
     feature, segment, *_ = [*item.split("|", 2), ""]
-    return f"{feature}|{segment}" if segment else feature
+    return segment_key(feature, segment or None)
 
 
 def _alert_key(alert: DriftAlert) -> str:
     if not alert.segment:
         return alert.feature
     (name, value), *_ = alert.segment.items()
-    return f"{alert.feature}|{name}={value}"
+    return segment_key(alert.feature, f"{name}={value}")
 
 
 def build_model_view(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams import State
 from driftline.views.load import load_model_view
 from driftline.views.model_view import ModelView
 from driftline.views.page import TIMELINE, render_page, utc, view_payload
@@ -31,13 +31,14 @@ def report_json(view: ModelView, *, generated_at: float) -> dict[str, Any]:
     return {"generated_at": generated_at, **view_payload(view, columns_for=[f.key for f in view.features])}
 
 
-async def write_report(store: SketchStore, model_id: str, out: Path, *, since: float | None = None,
+async def write_report(state: State, model_id: str, out: Path, *, since: float | None = None,
                        until: float | None = None, fmt: str = "html") -> Path:
     """Write the report of ``model_id`` (windows ending in [since, until]) to ``out``; returns ``out``."""
-    if model_id not in await store.model_ids():
+    known = await state.windows.model_ids()
+    if model_id not in known:
         raise LookupError(f"unknown model {model_id!r}: no reference in Redis (known: "
-                          f"{', '.join(await store.model_ids()) or 'none'})")
-    view = await load_model_view(store, model_id, since=since, until=until)
+                          f"{', '.join(known) or 'none'})")
+    view = await load_model_view(state, model_id, since=since, until=until)
     now = time.time()
     if fmt == "json":
         text = json.dumps(report_json(view, generated_at=now), indent=1, allow_nan=False)

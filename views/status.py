@@ -7,7 +7,7 @@ Colours (when the output is a terminal and ``NO_COLOR`` is unset) always come wi
 from __future__ import annotations
 
 from driftline.config.events import PERFORMANCE_FEATURE
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams import State
 from driftline.views.load import load_model_view
 from driftline.views.model_view import TREND_POINTS, FeatureView, ModelView
 from driftline.views.page import utc
@@ -56,7 +56,7 @@ def status_table(views: list[ModelView], *, colour: bool = False) -> list[str]:
     return lines
 
 
-async def status_lines(store: SketchStore, *, colour: bool = False) -> list[str]:
+async def status_lines(state: State, *, colour: bool = False) -> list[str]:
     """Every model's table (its newest windows), worst feature first."""
-    views = [await load_model_view(store, m, last=TREND_POINTS) for m in await store.model_ids()]
+    views = [await load_model_view(state, m, last=TREND_POINTS) for m in await state.windows.model_ids()]
     return status_table(views, colour=colour)

@@ -60,7 +60,7 @@ def chi_square_test(reference: Binned, current: Binned, *, alpha: float = 0.05) 
     """Chi-square test of homogeneity (categories, predicted classes, or bins); drift when p < alpha.
 
     At production sample sizes this flags trivial shifts: use it as a gate, not alone
-    (see :mod:`driftline.detectors.decision`).
+    (see :mod:`driftline.detectors.gating`).
     """
     statistic, p_value, _ = chi_square(reference.counts, current.counts)
     return WindowVerdict("chi_square", statistic, alpha, *_sizes(reference, current), drift=p_value < alpha,

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from driftline.config.settings import KafkaSettings
-from driftline.streams.kafka_client import kafka_options
+from driftline.streams.app.kafka import kafka_options
 from driftline.streams.stack.errors import KafkaError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.ports import free_port

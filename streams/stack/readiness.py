@@ -37,11 +37,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def wait_kafka_ready(
-    bootstrap: str, alive: Callable[[], bool], deadline: float, client_options: Mapping[str, Any] | None = None
+    bootstrap: str, alive: Callable[[], bool], deadline: float, kafka_options: Mapping[str, Any] | None = None
 ) -> None:
     """Return when the broker at ``bootstrap`` is ready; KafkaError when ``alive()`` turns false or time is up.
 
-    ``client_options``: aiokafka options beside the address (SASL_SSL for the secure stack).
+    ``kafka_options``: aiokafka options beside the address (SASL_SSL for the secure stack).
     """
     host, _, port = bootstrap.rpartition(":")
     last: BaseException | None = None
@@ -52,7 +52,7 @@ async def wait_kafka_ready(
             await asyncio.sleep(0.2)
             continue
         try:
-            await _probe(bootstrap, client_options or {})
+            await _probe(bootstrap, kafka_options or {})
             return
         except Exception as exc:  # noqa: BLE001 — not ready yet, whatever the reason; reported at the deadline
             last = exc
@@ -61,9 +61,9 @@ async def wait_kafka_ready(
     raise KafkaError(f"last probe error: {last!r}")
 
 
-async def _probe(bootstrap: str, client_options: Mapping[str, Any]) -> None:
+async def _probe(bootstrap: str, kafka_options: Mapping[str, Any]) -> None:
     topic = f"driftline-ready-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**{**client_options, "bootstrap_servers": bootstrap, "request_timeout_ms": 5000})
+    admin = AIOKafkaAdminClient(**{**kafka_options, "bootstrap_servers": bootstrap, "request_timeout_ms": 5000})
     try:
         await admin.start()
         await admin.describe_cluster()

@@ -17,7 +17,7 @@ CLIENT_USER = "driftline"
 BROKER_USER = "broker"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 REDIS_KEY_PATTERN = "~dl:*"
-"""Every key driftline writes starts with ``dl:`` (``streams/keys.py``)."""
+"""Every key driftline writes starts with ``dl:`` (``streams/state/keys.py``)."""
 
 
 @dataclass(frozen=True)

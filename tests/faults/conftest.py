@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from driftline.config.settings import KafkaSettings, RedisSettings, Settings, TopicSettings, load_settings
-from driftline.streams.fault_oracle import AlertLog, Workload, produce, read_all, wait_counted
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.topics import ensure_topics
 from driftline.streams.stack.local import LocalStack
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import AlertLog, Workload, produce, read_all, wait_counted
+from driftline.streams.testing.worker_process import WorkerProcess
 
 WORKLOAD = Workload()
 
@@ -50,9 +50,9 @@ def settings(stack: LocalStack) -> Settings:
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[SketchStore]:
+async def store(settings: Settings) -> AsyncIterator[RedisWindowStore]:
     await ensure_topics(settings)
-    s = SketchStore.from_url(settings.redis.url.get_secret_value())
+    s = RedisWindowStore.from_url(settings.redis.url.get_secret_value())
     await WORKLOAD.set_references(s)
     yield s
     await s.close()
@@ -66,7 +66,7 @@ async def undisturbed_alert_ids(tmp_path_factory: pytest.TempPathFactory) -> set
     with LocalStack(workdir / "stack") as stack:
         settings = stack_settings(stack)
         await ensure_topics(settings)
-        store = SketchStore.from_url(settings.redis.url.get_secret_value())
+        store = RedisWindowStore.from_url(settings.redis.url.get_secret_value())
         try:
             await WORKLOAD.set_references(store)
             await produce(settings, WORKLOAD)

@@ -9,21 +9,21 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 
 from driftline.config.settings import Settings
-from driftline.streams.fault_oracle import AlertLog, Verdict, Workload, judge, read_all, topic_records, wait_counted
-from driftline.streams.history import History
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.history import RedisHistory
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import AlertLog, RunReport, Workload, judge, read_all, topic_records, wait_counted
+from driftline.streams.testing.worker_process import WorkerProcess
 
 
 async def finish_and_judge(
     settings: Settings,
-    store: SketchStore,
+    store: RedisWindowStore,
     workload: Workload,
     workers: Sequence[WorkerProcess],
     expected_alert_ids: set[str] | None,
     *,
     seconds: float = 180,
-) -> Verdict:
+) -> RunReport:
     """Wait until the live workers have counted the topic, then compare Redis and the alerts with it."""
     expected = await topic_records(settings, settings.topics.predictions)
     assert expected == workload.events, "the producer itself lost or duplicated events"
@@ -40,10 +40,10 @@ async def finish_and_judge(
     return verdict
 
 
-async def assert_history_exact(store: SketchStore, workload: Workload, alerts: AlertLog) -> None:
+async def assert_history_exact(store: RedisWindowStore, workload: Workload, alerts: AlertLog) -> None:
     """The dashboard's history went through the same faults: one entry per closed window (written in the
     close transaction, so the two always agree), and every published alert kept once."""
-    history = History(store.redis)
+    history = RedisHistory(store.redis)
     for sim in workload.sims:
         windows = [w.window_id for w in await history.windows(sim.model_id)]
         assert len(windows) == len(set(windows)) == await store.closed_window_count(sim.model_id), windows
@@ -59,7 +59,7 @@ async def assert_history_exact(store: SketchStore, workload: Workload, alerts: A
     await wait_for(alerts_kept, 15, "the alert history to hold every published alert")
 
 
-def assert_exact(verdict: Verdict) -> None:
+def assert_exact(verdict: RunReport) -> None:
     assert verdict.exact, verdict
 
 

@@ -13,12 +13,12 @@ from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import DeadLetter
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.fault_oracle import counted, read_all
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import counted, read_all
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .conftest import WORKLOAD
 from .scenarios import wait_for
@@ -27,7 +27,7 @@ PER_WINDOW, WINDOWS, LATENESS = 600, 6, 30
 
 
 async def test_out_of_order_late_and_skewed_events_are_each_counted_by_a_rule(
-    settings: Settings, store: SketchStore, tmp_path: Path
+    settings: Settings, store: RedisWindowStore, tmp_path: Path
 ) -> None:
     sim = FraudSimulator(model_id=f"{WORKLOAD.prefix}-0", seed=100)  # its reference is in Redis (fixture)
     rng = random.Random(3)
@@ -63,7 +63,7 @@ async def test_out_of_order_late_and_skewed_events_are_each_counted_by_a_rule(
     assert all(d.reason.startswith("event time 2100-01-01") for d in letters)
     # the future stamps closed nothing: windows 0..WINDOWS-2 closed by the tail, the last one still open
     assert closed == WINDOWS
-    assert not await store.closable_windows(sim.model_id, window_seconds=60, lateness_seconds=LATENESS)
+    assert not await store.closable_buckets(sim.model_id, bucket_seconds=60, lateness_seconds=LATENESS)
 
 
 def _payload(letter: DeadLetter) -> bytes:
@@ -73,7 +73,7 @@ def _payload(letter: DeadLetter) -> bytes:
 
 
 async def _send(settings: Settings, key: str, events: list[dict[str, object]]) -> None:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for event in events:

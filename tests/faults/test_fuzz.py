@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 from driftline.config.events import DeadLetter
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.fault_oracle import counted, read_all
-from driftline.streams.kafka_client import client_options
-from driftline.streams.metrics import reason_class
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.metrics import reason_class
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import counted, read_all
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .conftest import WORKLOAD
 from .scenarios import wait_for
@@ -87,7 +87,7 @@ def corpus() -> list[bytes | None]:
                                             HealthCheck.data_too_large])
 @given(fuzz=st.lists(broken_events(), min_size=300, max_size=300))
 async def test_every_message_is_counted_once_or_dead_lettered_once(
-    fuzz: list[bytes], settings: Settings, store: SketchStore, tmp_path: Path
+    fuzz: list[bytes], settings: Settings, store: RedisWindowStore, tmp_path: Path
 ) -> None:
     bad = corpus() + fuzz
     sent = await _interleave(settings, bad)
@@ -120,7 +120,7 @@ def bad_by_hash(bad: list[bytes | None]) -> dict[str | None, bytes]:
 
 async def _interleave(settings: Settings, bad: list[bytes | None]) -> int:
     """Valid events with a bad message after every second one, all on the model's partition."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", max_request_size=12_000_000)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", max_request_size=12_000_000)
     await producer.start()
     sent = 0
     try:

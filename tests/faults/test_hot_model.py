@@ -10,9 +10,9 @@ import asyncio
 from pathlib import Path
 
 from driftline.config.settings import Settings
-from driftline.streams.fault_oracle import produce
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import produce
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .conftest import WORKLOAD
 from .scenarios import assert_exact, finish_and_judge, log_count, wait_for
@@ -22,7 +22,7 @@ HOLDING = "fault point: alerts of"
 
 
 async def test_two_workers_share_hot_models_and_a_kill_mid_close_changes_nothing(
-    settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     producing = asyncio.create_task(produce(settings, WORKLOAD, seconds=40, key_by="prediction_id"))
     held = settings.model_copy(update={"fault_hold_close_seconds": 120.0})

@@ -12,18 +12,18 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from driftline.config.settings import Settings
-from driftline.streams.fault_oracle import produce, topic_records
-from driftline.streams.kafka_client import client_options
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.kafka import kafka_options
 from driftline.streams.stack.local import LocalStack
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import produce, topic_records
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .conftest import WORKLOAD
 from .scenarios import assert_exact, finish_and_judge, log_count
 
 
 async def test_broker_stopped_and_killed_while_events_flow_and_alerts_publish(
-    stack: LocalStack, settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    stack: LocalStack, settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     """The drifting windows close ~15 s and ~35 s into the stream: the broker goes down around both."""
     producing = asyncio.create_task(produce(settings, WORKLOAD, seconds=40))
@@ -42,7 +42,7 @@ async def test_broker_stopped_and_killed_while_events_flow_and_alerts_publish(
 
 
 async def test_redis_gone_for_30_seconds_nothing_is_acked_meanwhile(
-    stack: LocalStack, settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    stack: LocalStack, settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     producing = asyncio.create_task(produce(settings, WORKLOAD, seconds=20))
     with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
@@ -62,7 +62,7 @@ async def test_redis_gone_for_30_seconds_nothing_is_acked_meanwhile(
 
 
 async def test_redis_restored_from_an_older_append_only_file_is_caught_up_by_rereading(
-    stack: LocalStack, settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    stack: LocalStack, settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     """Redis comes back with the state of ~10 s earlier, behind Kafka's committed offsets, while the worker
     runs: the worker sees Redis' progress behind its own position and re-reads from there."""
@@ -85,7 +85,7 @@ async def test_redis_restored_from_an_older_append_only_file_is_caught_up_by_rer
 
 
 async def test_backpressure_lag_grows_memory_stays_bounded_nothing_lost(
-    stack: LocalStack, settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    stack: LocalStack, settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     """The producer sends as fast as it can while Redis takes writes a tenth of the time."""
     pauser = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
@@ -120,7 +120,7 @@ async def test_backpressure_lag_grows_memory_stays_bounded_nothing_lost(
     assert_exact(verdict)
 
 
-async def _progress_total(store: SketchStore, settings: Settings) -> int:
+async def _progress_total(store: RedisWindowStore, settings: Settings) -> int:
     progress = await store.redis.hgetall(f"dl:{{progress:{settings.app_id}.predictions}}")
     return sum(int(v) for v in progress.values())
 
@@ -128,7 +128,7 @@ async def _progress_total(store: SketchStore, settings: Settings) -> int:
 async def _committed(settings: Settings) -> dict[int, int]:
     """The prediction group's committed offsets, read without joining the group."""
     topic = settings.topics.predictions
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=f"{settings.app_id}.predictions",
+    consumer = AIOKafkaConsumer(**kafka_options(settings.kafka), group_id=f"{settings.app_id}.predictions",
                                 enable_auto_commit=False)
     await consumer.start()
     try:

@@ -11,11 +11,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from driftline.config.settings import Settings
-from driftline.streams import keys
-from driftline.streams.fault_oracle import produce
-from driftline.streams.kafka_client import client_options
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.state import keys
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.oracle import produce
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .conftest import WORKLOAD
 from .scenarios import assert_exact, finish_and_judge, log_count, wait_for
@@ -25,7 +25,7 @@ KILLS = 20
 
 
 async def test_sigkill_twenty_times_mid_batch_and_between_redis_and_commit(
-    settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     """Odd kills land at a random moment of a batch; even ones exactly after the Redis writes and
     before the offset commit (the worker holds there when told to)."""
@@ -56,7 +56,7 @@ async def _has(worker: WorkerProcess, text: str) -> bool:
 
 
 async def test_sigterm_mid_stream_stops_cleanly_and_loses_nothing(
-    settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     producing = asyncio.create_task(produce(settings, WORKLOAD, seconds=20))
     for stop in range(3):
@@ -72,7 +72,7 @@ async def test_sigterm_mid_stream_stops_cleanly_and_loses_nothing(
 
 
 async def test_workers_join_die_and_roll(
-    settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     """One worker, a second joins mid-stream, the first is killed, then every worker is replaced in turn."""
     producing = asyncio.create_task(produce(settings, WORKLOAD, seconds=45))
@@ -104,7 +104,7 @@ async def test_workers_join_die_and_roll(
 
 
 async def test_replaying_applied_offsets_changes_nothing(
-    settings: Settings, store: SketchStore, undisturbed_alert_ids: set[str], tmp_path: Path
+    settings: Settings, store: RedisWindowStore, undisturbed_alert_ids: set[str], tmp_path: Path
 ) -> None:
     """The group reset to the earliest offsets, first with Redis' progress kept (the worker skips ahead to
     it), then with the progress gone too (every record is read again and the watermarks refuse it)."""
@@ -129,13 +129,13 @@ async def test_replaying_applied_offsets_changes_nothing(
         assert verdict.repeated_alerts == 0  # closed windows are not evaluated again
 
 
-async def _replayed(store: SketchStore, group: str, worker: WorkerProcess) -> bool:
+async def _replayed(store: RedisWindowStore, group: str, worker: WorkerProcess) -> bool:
     assert worker.alive(), worker.log_tail()
     progress = await store.redis.hgetall(keys.partition_progress(group))
     return sum(int(v) for v in progress.values()) >= WORKLOAD.events
 
 
-async def _snapshot(store: SketchStore) -> dict[bytes, object]:
+async def _snapshot(store: RedisWindowStore) -> dict[bytes, object]:
     """Every key of the workload's models with its content (hashes, sets, strings)."""
     state: dict[bytes, object] = {}
     for sim in WORKLOAD.sims:
@@ -155,12 +155,12 @@ async def _snapshot(store: SketchStore) -> dict[bytes, object]:
 async def _reset_to_earliest(settings: Settings, group: str) -> None:
     """What ``kafka-consumer-groups --reset-offsets --to-earliest`` does: commit each partition's start."""
     topic = settings.topics.predictions
-    probe = AIOKafkaConsumer(topic, **client_options(settings), enable_auto_commit=False)
+    probe = AIOKafkaConsumer(topic, **kafka_options(settings.kafka), enable_auto_commit=False)
     await probe.start()
     partitions = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
     starts = await probe.beginning_offsets(partitions)
     await probe.stop()
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(settings.kafka), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)

@@ -14,12 +14,12 @@ from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import DeadLetter
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .test_end_to_end import read_topic
 from .test_monitor import wait_counted
@@ -66,11 +66,11 @@ async def test_every_bad_message_is_dead_lettered_and_the_good_ones_counted(
     monkeypatch.setenv("DRIFTLINE_MAX_EVENT_BYTES", str(MAX_EVENT_BYTES))
     sim = FraudSimulator(model_id=f"bad-{settings.app_id[-8:]}", seed=13)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     events = [*sim.events(window=0, n=400), *sim.events(window=1, n=400), *sim.events(window=2, n=10)]
     bad = corpus(sim.model_id, events[0])
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", max_request_size=2_000_000)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", max_request_size=2_000_000)
     await producer.start()
     try:
         sends = []

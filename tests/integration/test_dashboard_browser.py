@@ -24,10 +24,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import KafkaSettings, load_settings
-from driftline.streams.demo import CATEGORY_DRIFT
-from driftline.streams.demo import DRIFTED as DEMO_DRIFT
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import FraudSimulator
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.cli.demo import CATEGORY_DRIFT
+from driftline.streams.cli.demo import DRIFTED as DEMO_DRIFT
+from driftline.streams.testing.simulate import FraudSimulator
 
 from ..browser import (
     BOKEH_IDLE,
@@ -64,7 +64,7 @@ async def produce_more(demo: Demo, windows: range) -> None:
     """More drifting windows of the demo's model, into the demo's own Kafka, for its worker to take."""
     settings = load_settings(kafka=KafkaSettings(bootstrap=demo.kafka_bootstrap))
     sim = FraudSimulator(model_id="fraud-detector")
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
     await producer.start()
     try:
         for window in windows:
@@ -81,7 +81,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     report = tmp_path_factory.mktemp("demo") / "report.html"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}  # its own stack, as a user runs it
     process = subprocess.Popen(
-        [sys.executable, "-m", "driftline.streams.cli", "demo", "--windows", str(WINDOWS), "--drift-at",
+        [sys.executable, "-m", "driftline.streams.cli.main", "demo", "--windows", str(WINDOWS), "--drift-at",
          str(DRIFT_AT), "--drift-end", str(WINDOWS), "--dashboard-port", "0", "--hold-seconds", "600",
          "--report", str(report)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def driftline_processes() -> list[str]:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if "driftline.streams.cli worker" in line or "kafka.Kafka" in line]
+    return [line for line in out.splitlines() if "driftline.streams.cli.main worker" in line or "kafka.Kafka" in line]
 
 
 def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}  # its own stack
     report = tmp_path / "report.html"
     result = subprocess.run(
-        [sys.executable, "-m", "driftline.streams.cli", "demo", "--events-per-window", "500", "--windows", "10",
+        [sys.executable, "-m", "driftline.streams.cli.main", "demo", "--events-per-window", "500", "--windows", "10",
          "--drift-at", "3", "--drift-end", "6", "--report", str(report), "--dashboard-port", "0"],
         capture_output=True, text=True, timeout=400, env=env, check=False,
     )
@@ -48,7 +48,7 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
     before = set(driftline_processes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     demo = subprocess.Popen(
-        [sys.executable, "-m", "driftline.streams.cli", "demo", "--windows", "40"],
+        [sys.executable, "-m", "driftline.streams.cli.main", "demo", "--windows", "40"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         # As a terminal starts it: a suite run in the background of a non-interactive shell (`cmd &`)
         # inherits SIGINT ignored, and so would the demo, which then never sees this Ctrl-C.

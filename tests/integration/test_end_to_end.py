@@ -22,12 +22,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from driftline.config.events import DeadLetter, DriftAlert
 from driftline.config.settings import Settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams.codec import decode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.status import status_lines
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -37,7 +37,7 @@ MALFORMED = b'{"model_id": "fraud-detector", "features": '
 
 
 async def produce(settings: Settings, sim: FraudSimulator) -> int:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
     await producer.start()
     sent = 0
     try:
@@ -57,7 +57,7 @@ async def produce(settings: Settings, sim: FraudSimulator) -> int:
 
 
 async def read_topic(settings: Settings, topic: str, expect_at_least: int, wait_seconds: float = 30.0) -> list[bytes]:
-    consumer = AIOKafkaConsumer(topic, **client_options(settings), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **kafka_options(settings.kafka), auto_offset_reset="earliest")
     await consumer.start()
     values: list[bytes] = []
     try:
@@ -86,7 +86,7 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
 ) -> None:
     sim = FraudSimulator(model_id=f"fraud-{settings.app_id[-8:]}")
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(ModelReference.build(sim.model_id, sim.model_version, sim.reference_sample()))
     worker = WorkerProcess(settings, log_path=tmp_path / "worker.log", window_seconds=60)
     try:
@@ -99,7 +99,7 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
 
             await wait_until(all_closed, 120, "the worker to close every finished window")
             first = int(EPOCH.timestamp()) // 60
-            windows = [await store.read_window(sim.model_id, first + w) for w in range(WINDOWS)]
+            windows = [await store.read_bucket(sim.model_id, first + w) for w in range(WINDOWS)]
             counted = sum(w.n_events for w in windows)
             status = [line for line in await status_lines(store) if line.startswith(sim.model_id + " ")]
         assert counted == produced  # every valid event exactly once

@@ -12,31 +12,31 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import Settings
-from driftline.streams import keys
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.state import keys
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 WINDOWS, PER_WINDOW, MODELS = 12, 1500, 4
 
 
-async def setup(settings: Settings, prefix: str) -> tuple[list[FraudSimulator], SketchStore]:
+async def setup(settings: Settings, prefix: str) -> tuple[list[FraudSimulator], RedisWindowStore]:
     """Several models: keyed by model id (as DESIGN.md keys predictions), they land on different
     partitions, so two workers both have work and a kill hits models mid-window."""
     sims = [FraudSimulator(model_id=f"{prefix}-{i}", seed=i) for i in range(MODELS)]
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     for sim in sims:
         await store.put_reference(sim.reference())  # 20 numeric, 3 categorical features and the score
     return sims, store
 
 
 async def produce_all(settings: Settings, sims: list[FraudSimulator]) -> int:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20)
     await producer.start()
     try:
         for window in range(WINDOWS):
@@ -51,30 +51,30 @@ async def produce_all(settings: Settings, sims: list[FraudSimulator]) -> int:
     return WINDOWS * PER_WINDOW * len(sims)
 
 
-async def counted(store: SketchStore, sims: list[FraudSimulator]) -> tuple[int, dict[str, int]]:
+async def counted(store: RedisWindowStore, sims: list[FraudSimulator]) -> tuple[int, dict[str, int]]:
     """Events counted over all models and windows, and per feature the values counted (bins + nulls)."""
     first = int(EPOCH.timestamp()) // 60
     total, per_feature = 0, {}
     for sim in sims:
         for w in range(first, first + WINDOWS):
-            window = await store.read_window(sim.model_id, w)
+            window = await store.read_bucket(sim.model_id, w)
             total += window.n_events
             for feature, bins in window.features.items():
                 per_feature[feature] = per_feature.get(feature, 0) + sum(bins.values())
     return total, per_feature
 
 
-async def kept_predictions(store: SketchStore, sims: list[FraudSimulator]) -> int:
+async def kept_predictions(store: RedisWindowStore, sims: list[FraudSimulator]) -> int:
     day = keys.prediction_bucket(EPOCH.timestamp())
     return sum([await store.redis.hlen(keys.predictions(sim.model_id, day)) for sim in sims])
 
 
-async def late(store: SketchStore, sims: list[FraudSimulator]) -> int:
+async def late(store: RedisWindowStore, sims: list[FraudSimulator]) -> int:
     return sum([await store.late_count(sim.model_id) for sim in sims])
 
 
 async def wait_counted(
-    store: SketchStore, sims: list[FraudSimulator], n: int, seconds: float, workers: list[WorkerProcess]
+    store: RedisWindowStore, sims: list[FraudSimulator], n: int, seconds: float, workers: list[WorkerProcess]
 ) -> int:
     deadline = time.monotonic() + seconds
     total = 0

@@ -16,13 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from driftline.config.events import DriftAlert, RetrainTrigger
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.history import History
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import Endpoints
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.history import RedisHistory
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.dashboard import dashboard_app
 
 from .conftest import settings_for
@@ -38,7 +38,7 @@ DRIFTED = {"amount": 1.0, "merchant_risk_score": 0.8}
 @dataclass
 class Monitored:
     settings: Settings
-    store: SketchStore
+    store: RedisWindowStore
     model_id: str
     alerts: list[DriftAlert]
     triggers: list[RetrainTrigger]
@@ -50,7 +50,7 @@ async def monitored(stack_endpoints: Endpoints, tmp_path_factory: pytest.TempPat
     settings = settings_for(stack_endpoints)
     sim = FraudSimulator(model_id=f"hist-{settings.app_id[-8:]}", seed=5)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     events = [e for w in range(WINDOWS)
               for e in sim.events(window=w, n=PER_WINDOW, shift=DRIFTED if w >= DRIFT_AT else None)]
@@ -71,7 +71,7 @@ async def monitored(stack_endpoints: Endpoints, tmp_path_factory: pytest.TempPat
 
 
 async def test_every_closed_window_is_kept_once_with_the_alerts_and_triggers_published(monitored: Monitored) -> None:
-    history = History(monitored.store.redis)
+    history = RedisHistory(monitored.store.redis)
     windows = await history.windows(monitored.model_id)
     assert len(windows) == await monitored.store.closed_window_count(monitored.model_id) == WINDOWS - 1
     assert [w.window_id for w in windows] == sorted({w.window_id for w in windows})  # once each, in order
@@ -123,7 +123,7 @@ async def test_the_dashboard_api_serves_the_view_the_plots_and_bokehjs(
 def _cli(monitored: Monitored, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DRIFTLINE_REDIS_URL": monitored.settings.redis.url.get_secret_value(),
            "DRIFTLINE_REDIS_CLUSTER": str(monitored.settings.redis.cluster).lower()}
-    return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "driftline.streams.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
 
 
@@ -132,7 +132,7 @@ async def test_report_and_status_commands(monitored: Monitored, tmp_path: Path) 
     assert html.returncode == 0, html.stderr
     assert html.stdout.startswith(f"report: {tmp_path / 'r.html'}")
     assert 1_000_000 < (tmp_path / "r.html").stat().st_size < 5_000_000
-    windows = await History(monitored.store.redis).windows(monitored.model_id)
+    windows = await RedisHistory(monitored.store.redis).windows(monitored.model_id)
     as_json = _cli(monitored, "report", "--model", monitored.model_id, "--format", "json", "--out",
                    str(tmp_path / "r.json"), "--from", str(windows[3].end), "--to", str(windows[5].end))
     assert as_json.returncode == 0, as_json.stderr
@@ -152,7 +152,7 @@ async def test_report_and_status_commands(monitored: Monitored, tmp_path: Path) 
 
 async def test_every_key_the_worker_wrote_is_bounded(monitored: Monitored) -> None:
     """Each key of the model is of a kind keys.RETENTION names, and the kinds it bounds by a TTL have one."""
-    from driftline.streams import keys
+    from driftline.streams.state import keys
 
     redis = monitored.store.redis
     found: dict[str, int] = {}

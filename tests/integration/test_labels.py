@@ -14,13 +14,13 @@ from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert, RetrainTrigger
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.label_store import LabelStore
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.labels import RedisLabelStore
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.status import status_lines
 
 from .test_end_to_end import read_topic, wait_until
@@ -47,8 +47,8 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
 ) -> None:
     sim = FraudSimulator(model_id=f"labels-{settings.app_id[-8:]}", seed=12)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
-    label_store = LabelStore(store.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
+    label_store = RedisLabelStore(store.redis)
     await store.put_reference(sim.reference())
     events = [e for w in range(WINDOWS) for e in sim.events(window=w, n=PER_WINDOW)]
     labels = labels_for(events, np.random.default_rng(0))
@@ -59,7 +59,7 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
             await produce(settings, iter(events))
 
             assert await wait_counted(store, sim.model_id, WINDOWS, len(events)) == len(events)  # all kept
-            producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
+            producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20)
             await producer.start()
             try:
                 sends = [await producer.send(settings.topics.labels, v, key=sim.model_id.encode())

@@ -13,15 +13,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import Settings
-from driftline.streams.batch import Record
-from driftline.streams.ingest import BatchIngest
-from driftline.streams.kafka_client import client_options
-from driftline.streams.metrics import WorkerMetrics
-from driftline.streams.retry import Guard
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.metrics import WorkerMetrics
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.consumer import BatchIngest
+from driftline.streams.ingest.decode import Record
+from driftline.streams.ingest.retry import Guard
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .test_end_to_end import wait_until
 from .test_monitor import produce
@@ -52,7 +52,7 @@ async def test_metrics_endpoint_reports_the_stream(settings: Settings, tmp_path:
     settings = settings.model_copy(update={"metrics_port": port})
     sim = FraudSimulator(model_id=f"metrics-{settings.app_id[-8:]}", seed=2)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     topic = settings.topics.predictions
     try:
@@ -135,7 +135,7 @@ class CountingProcessor:
 
 
 async def produce_to_partitions(settings: Settings, per_partition: int, partitions: int = 4) -> None:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
     await producer.start()
     try:
         futures = [await producer.send(settings.topics.predictions, b"{}", partition=p)

@@ -24,12 +24,12 @@ from driftline.config.events import (
     RetrainTrigger,
 )
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .test_end_to_end import read_topic, wait_until
 from .test_triggers_exec import RECORD, read_lines, start, stop, wait_lines
@@ -40,7 +40,7 @@ WINDOWS, DRIFT_AT, DRIFT_END = 12, 3, 7
 
 
 async def produce(settings: Settings, events: Iterable[dict[str, object]]) -> int:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20, max_batch_size=262_144)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20, max_batch_size=262_144)
     await producer.start()
     sent = 0
     try:
@@ -58,13 +58,13 @@ async def produce(settings: Settings, events: Iterable[dict[str, object]]) -> in
     return sent
 
 
-async def counted_events(store: SketchStore, model_id: str, windows: int) -> int:
+async def counted_events(store: RedisWindowStore, model_id: str, windows: int) -> int:
     first = int(EPOCH.timestamp()) // 60
-    return sum([(await store.read_window(model_id, first + w)).n_events for w in range(windows)])
+    return sum([(await store.read_bucket(model_id, first + w)).n_events for w in range(windows)])
 
 
 async def wait_closed(
-    store: SketchStore, worker: WorkerProcess, model_ids: list[str], windows: int, seconds: float = 120
+    store: RedisWindowStore, worker: WorkerProcess, model_ids: list[str], windows: int, seconds: float = 120
 ) -> None:
     """Until every model has closed all but its last window (the last has no later event to close it)."""
 
@@ -75,7 +75,7 @@ async def wait_closed(
     await wait_until(closed, seconds, "every finished window to close")
 
 
-async def wait_counted(store: SketchStore, model_id: str, windows: int, n: int, seconds: float = 60) -> int:
+async def wait_counted(store: RedisWindowStore, model_id: str, windows: int, n: int, seconds: float = 60) -> int:
     """Until the model's windows hold ``n`` events (the last window's may still be in flight), then the count
     after a pause: anything above ``n`` would be a double count, so it gets the time to show."""
 
@@ -97,7 +97,7 @@ async def test_covariate_and_prediction_drift_alert_on_exactly_the_drifted_featu
     run = settings.app_id[-8:]
     covariate, prior = FraudSimulator(model_id=f"cov-{run}"), FraudSimulator(model_id=f"prior-{run}", seed=11)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     for sim in (covariate, prior):
         await store.put_reference(sim.reference())
 
@@ -162,7 +162,7 @@ async def test_200k_events_without_drift_raise_no_alert_and_count_exactly(settin
     sim = FraudSimulator(model_id=f"quiet-{settings.app_id[-8:]}", seed=23)
     windows, per_window = 20, 10_000
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:

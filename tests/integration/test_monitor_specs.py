@@ -11,11 +11,11 @@ import pytest
 
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess, _worker_env
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess, _worker_env
 
 from .test_end_to_end import read_topic
 from .test_monitor import produce, wait_closed, wait_counted
@@ -37,7 +37,7 @@ async def test_the_spec_chooses_features_tests_window_and_policy(settings: Setti
     spec = tmp_path / "monitors.toml"
     spec.write_text(SPEC.format(model=sim.model_id))
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     windows, drift_at, drift_end = 10, 3, 6
     # amount, merchant_risk_score and channel drift; the spec watches amount and channel only
@@ -72,7 +72,7 @@ def test_a_bad_spec_stops_the_worker_with_the_file_and_field(settings: Settings,
     spec = tmp_path / "bad.yaml"
     spec.write_text("models:\n  m1:\n    thresholds:\n      psi_warning: 0.5\n      psi_critical: 0.2\n")
     result = subprocess.run(
-        [sys.executable, "-m", "driftline.streams.cli", "worker", "--spec", str(spec)],
+        [sys.executable, "-m", "driftline.streams.cli.main", "worker", "--spec", str(spec)],
         capture_output=True, text=True, env=_worker_env(settings), check=False, timeout=60,
     )
     assert result.returncode == 2
@@ -80,7 +80,7 @@ def test_a_bad_spec_stops_the_worker_with_the_file_and_field(settings: Settings,
     count = tmp_path / "count.toml"
     count.write_text('[models.m2]\nwindow = { kind = "count", size = 100 }\n')
     result = subprocess.run(
-        [sys.executable, "-m", "driftline.streams.cli", "worker", "--spec", str(count)],
+        [sys.executable, "-m", "driftline.streams.cli.main", "worker", "--spec", str(count)],
         capture_output=True, text=True, env=_worker_env(settings), check=False, timeout=60,
     )
     assert result.returncode == 2 and "model m2: 'count' windows are not supported" in result.stderr
@@ -92,7 +92,7 @@ async def test_a_drift_confined_to_one_segment_alerts_for_that_segment(settings:
     spec.write_text(f"models:\n  {sim.model_id}:\n    segments: [region]\n    window: {{size_seconds: 60}}\n"
                     "    features:\n      amount: {kind: numeric}\n      channel: {kind: categorical}\n")
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     windows = 8
 
@@ -136,7 +136,7 @@ async def test_online_detectors_on_the_score_and_a_feature_alert_when_they_chang
     spec = tmp_path / "online.toml"
     spec.write_text(ONLINE_SPEC.format(model=sim.model_id))
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference())
     windows, change_at = 8, 4
     traffic = (

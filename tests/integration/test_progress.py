@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from driftline.config.settings import Settings
-from driftline.streams import keys
-from driftline.streams.simulate import FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.state import keys
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .test_end_to_end import wait_until
 from .test_monitor import counted_events, produce
@@ -25,7 +25,7 @@ WINDOWS = 6
 async def test_a_worker_rereads_what_redis_lost(settings: Settings, tmp_path: Path) -> None:
     sim = FraudSimulator(model_id=f"lost-{settings.app_id[-8:]}", seed=6)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     reference = sim.reference()
     await store.put_reference(reference)
     try:

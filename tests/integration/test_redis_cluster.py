@@ -25,15 +25,15 @@ from redis.crc import key_slot
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams import keys
-from driftline.streams.codec import decode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.redis_client import redis_client
-from driftline.streams.simulate import EPOCH, NUMERIC_FEATURES, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import Endpoints
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state import keys
+from driftline.streams.state.client import redis_client
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, NUMERIC_FEATURES, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.load import load_model_view
 from driftline.views.status import status_lines
 
@@ -92,7 +92,7 @@ def events_of(model_id: str, sim: FraudSimulator, window: int) -> list[bytes]:
 
 async def produce(settings: Settings, models: list[str], sim: FraudSimulator) -> int:
     """Window by window, the models interleaved in chunks, so each batch the worker reads spans many slots."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=20)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20)
     await producer.start()
     sent = 0
     try:
@@ -124,14 +124,14 @@ def keys_per_master(cluster: RedisCluster, run: str) -> dict[str, set[str]]:
     return held
 
 
-async def state(store: SketchStore, models: list[str]) -> tuple[list[list[int]], list[int]]:
+async def state(store: RedisWindowStore, models: list[str]) -> tuple[list[list[int]], list[int]]:
     """Per model: its events counted per window, and its closed windows; one pipeline over every slot
     (the cluster client sends each master its share)."""
     first = int(EPOCH.timestamp()) // 60
     async with store.redis.pipeline(transaction=False) as pipe:
         for m in models:
             for w in range(WINDOWS):
-                pipe.hget(keys.window_counts(m, first + w), "__n__")
+                pipe.hget(keys.bucket_counts(m, first + w), "__n__")
             pipe.scard(keys.closed_windows(m))
         replies = await pipe.execute()
     rows = [replies[i * (WINDOWS + 1):(i + 1) * (WINDOWS + 1)] for i in range(len(models))]
@@ -150,7 +150,7 @@ async def test_three_hundred_models_over_every_slot_are_counted_exactly_and_aler
     values = sim.numeric_sample(20_000, np.random.default_rng(12))
     template = ModelReference.build("template", "v1", {f: values[:, NUMERIC_FEATURES.index(f)] for f in FEATURES})
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     log = tmp_path / "worker.log"
     try:
         for m in models:
@@ -211,7 +211,7 @@ def test_cli_stack_up_redis_cluster_exports_it_and_down_stops_every_master(tmp_p
     env = stack_cli_env(cache)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "driftline.streams.cli.main", *args], env=env,
                               capture_output=True, text=True, timeout=180, check=False)
 
     refused = cli("stack", "up", "--redis-cluster", "--secure")

@@ -16,9 +16,9 @@ from aiokafka import AIOKafkaConsumer
 
 from driftline.config.settings import Settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams.kafka_client import client_options
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.state.windows import RedisWindowStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -41,14 +41,14 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
             writer.writerow([i, f"{rng.lognormal(3, 1):.3f}", "" if i % 50 == 0 else int(rng.integers(18, 90)),
                              rng.choice(["web", "app"])])
     model = f"ref-{settings.app_id[-8:]}"
-    cmd = [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", model, "--data", str(data),
-           "--exclude", "id", "--bins", "5"]
+    cmd = [sys.executable, "-m", "driftline.streams.cli.main", "reference", "build", "--model", model,
+           "--data", str(data), "--exclude", "id", "--bins", "5"]
     run = {"capture_output": True, "text": True, "env": env_for(settings), "check": False, "timeout": 120}
     result = await asyncio.to_thread(subprocess.run, cmd, **run)
     assert result.returncode == 0, result.stderr
     assert "2 numeric features (5 bins each) and 1 categorical from 1000 rows" in result.stdout
 
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     stored = await store.get_reference(model)
     await store.close()
     assert stored is not None and set(stored.features) == {"amount", "age", "channel"}
@@ -56,7 +56,8 @@ async def test_reference_build_publishes_to_redis_and_the_compacted_topic(settin
     assert sum(stored.features["amount"].counts) == 1000 and sum(stored.features["age"].counts) == 980
     assert len(stored.features["amount"].counts) == 5
 
-    consumer = AIOKafkaConsumer(settings.topics.references, **client_options(settings), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(settings.topics.references, **kafka_options(settings.kafka),
+                                auto_offset_reset="earliest")
     await consumer.start()
     try:
         batch = await consumer.getmany(timeout_ms=10_000)
@@ -74,7 +75,7 @@ def test_bad_data_gets_a_clear_error_and_nothing_is_published(settings: Settings
     data = tmp_path / "train.csv"
     data.write_text("id,channel\n1,\n2,\n")
     result = subprocess.run(
-        [sys.executable, "-m", "driftline.streams.cli", "reference", "build", "--model", "m", "--data", str(data),
+        [sys.executable, "-m", "driftline.streams.cli.main", "reference", "build", "--model", "m", "--data", str(data),
          "--exclude", "id"],
         capture_output=True, text=True, env=env_for(settings), check=False, timeout=60,
     )

@@ -12,11 +12,11 @@ import pytest
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams.codec import decode
-from driftline.streams.simulate import EPOCH, NUMERIC_FEATURES, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, NUMERIC_FEATURES, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .test_end_to_end import read_topic
 from .test_monitor import produce, wait_closed
@@ -29,7 +29,7 @@ SHIFT = {"amount": 1.0}
 async def test_a_new_reference_version_is_used_without_a_restart(settings: Settings, tmp_path: Path) -> None:
     sim = FraudSimulator(model_id=f"refv-{settings.app_id[-8:]}", seed=5)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     await store.put_reference(sim.reference(version="v1"))
     shifted = sim.numeric_sample(20_000, np.random.default_rng(99), SHIFT)
     v2 = ModelReference.build(sim.model_id, "v2", {n: shifted[:, i] for i, n in enumerate(NUMERIC_FEATURES)})

@@ -28,13 +28,13 @@ from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import DeadLetter, DriftAlert
 from driftline.config.settings import MASK, Settings, TopicSettings, load_settings
-from driftline.streams.codec import decode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import LocalStack
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .conftest import stack_cli_env
 from .test_end_to_end import read_topic, wait_until
@@ -79,12 +79,12 @@ def assert_no_secret(stack: LocalStack, **texts: str | bytes) -> None:
 def cli(stack: LocalStack, settings: Settings, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
     """``driftline ARGS`` as a user would run it after ``eval "$(driftline stack up --secure)"``."""
     env = {**os.environ, **stack.client_env(), "DRIFTLINE_APP_ID": settings.app_id, **overrides}
-    return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "driftline.streams.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=FAIL_WITHIN_SECONDS, check=False)
 
 
 async def produce(settings: Settings, sim: FraudSimulator) -> int:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
     await producer.start()
     sent = 0
     try:
@@ -107,7 +107,7 @@ async def test_worker_with_the_credentials_counts_every_event_and_prints_no_secr
     assert settings.kafka.security_protocol == "SASL_SSL" and settings.redis.url.get_secret_value().startswith("rediss")
     sim = FraudSimulator(model_id=f"secured-{settings.app_id[-8:]}")
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     log_path = tmp_path / "worker.log"
     try:
         await store.put_reference(sim.reference())
@@ -117,11 +117,11 @@ async def test_worker_with_the_credentials_counts_every_event_and_prints_no_secr
 
             async def all_counted() -> bool:
                 assert worker.alive(), log_path.read_text()[-3000:]
-                windows = await store.read_windows(sim.model_id, range(first, first + WINDOWS))
+                windows = await store.read_buckets(sim.model_id, range(first, first + WINDOWS))
                 return windows.n_events >= produced and await store.closed_window_count(sim.model_id) >= WINDOWS - 1
 
             await wait_until(all_counted, 120, "the worker to count every event")
-            counted = sum([(await store.read_window(sim.model_id, first + w)).n_events for w in range(WINDOWS)])
+            counted = sum([(await store.read_bucket(sim.model_id, first + w)).n_events for w in range(WINDOWS)])
             status = cli(secure_stack, settings, "status")
         assert counted == produced  # every event exactly once, through SASL_SSL and Redis over TLS
         assert "Authenticated as driftline via SCRAM-SHA-512" in log_path.read_text()  # the log checked below
@@ -187,7 +187,7 @@ def test_stack_up_secure_prints_the_credentials_to_eval_and_keeps_them_owner_onl
     env = stack_cli_env(cache)
 
     def run(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "driftline.streams.cli", *args], env={**env, **(extra or {})},
+        return subprocess.run([sys.executable, "-m", "driftline.streams.cli.main", *args], env={**env, **(extra or {})},
                               capture_output=True, text=True, timeout=180, check=False)
 
     up = run("stack", "up", "--secure")

@@ -18,11 +18,11 @@ from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import RetrainTrigger, TimeWindow
 from driftline.config.settings import Settings
-from driftline.streams.codec import encode
-from driftline.streams.kafka_client import client_options
-from driftline.streams.topics import ensure_topics
-from driftline.streams.triggers_exec import TriggerRunner
-from driftline.streams.worker_process import _worker_env
+from driftline.streams.app.kafka import kafka_options
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.cli.triggers_exec import TriggerRunner
+from driftline.streams.ingest.decode import encode
+from driftline.streams.testing.worker_process import _worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -38,7 +38,7 @@ def trigger(model: str, n: int) -> RetrainTrigger:
 
 
 async def send(settings: Settings, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
     await producer.start()
     try:
         for value in values:
@@ -50,7 +50,7 @@ async def send(settings: Settings, values: list[bytes]) -> None:
 def start(
     settings: Settings, script: str, *args: str, retries: int = 0, group: str | None = None
 ) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "driftline.streams.cli", "triggers", "exec", "--retries", str(retries),
+    argv = [sys.executable, "-m", "driftline.streams.cli.main", "triggers", "exec", "--retries", str(retries),
             *(["--group", group] if group else []), "--", sys.executable, "-c", script, *args]
     return subprocess.Popen(argv, env=_worker_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -150,7 +150,7 @@ async def test_a_rebalance_during_a_long_command_does_not_run_it_twice(settings:
     await ensure_topics(settings)
     model, ran = f"m-{settings.app_id[-8:]}", tmp_path / "ran.txt"
     slow = RECORD.replace("import json,", "import time; time.sleep(10); import json,")
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(settings.topics.retrain, encode(trigger(model, 1)), key=b"k", partition=0)

@@ -10,11 +10,11 @@ import pytest
 
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
-from driftline.streams.codec import decode
-from driftline.streams.simulate import EPOCH, FraudSimulator
-from driftline.streams.sketch_store import SketchStore
-from driftline.streams.topics import ensure_topics
-from driftline.streams.worker_process import WorkerProcess
+from driftline.streams.app.topics import ensure_topics
+from driftline.streams.ingest.decode import decode
+from driftline.streams.state.windows import RedisWindowStore
+from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.worker_process import WorkerProcess
 
 from .test_end_to_end import read_topic, wait_until
 from .test_monitor import counted_events, produce
@@ -26,7 +26,7 @@ async def test_warmup_reference_from_the_first_events_then_drift_alerts(settings
     sim = FraudSimulator(model_id=f"warm-{settings.app_id[-8:]}", seed=9)
     windows, drift = 13, range(6, 9)
     await ensure_topics(settings)
-    store = SketchStore.from_settings(settings.redis)
+    store = RedisWindowStore.from_settings(settings.redis)
     traffic = (
         e for w in range(windows)
         for e in sim.events(window=w, n=1000, shift={"amount": 1.0} if w in drift else None)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from driftline.config.monitor_spec import CategoricalFeature, CountWindow, SpecError
-from driftline.streams.spec_files import load_monitor_config
+from driftline.streams.cli.spec_files import load_monitor_config
 
 TOML = """
 [models.fraud-detector]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from driftline.detectors.calibration import calibrate
-from driftline.detectors.decision import (
+from driftline.detectors.gating import (
     DecisionRule,
     FeatureEvidence,
     benjamini_hochberg,

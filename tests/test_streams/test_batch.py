@@ -8,8 +8,9 @@ import numpy as np
 import orjson
 
 from driftline.detectors.reference import ModelReference
-from driftline.streams.batch import COUNT_FIELD, ModelIngest, Record, decode_batch, plan_batch
-from driftline.streams.metrics import reason_class
+from driftline.streams.app.metrics import reason_class
+from driftline.streams.ingest.decode import Record, decode_batch
+from driftline.streams.pipeline.plan import COUNT_FIELD, ModelIngest, plan_batch
 
 TOPIC = "driftline.predictions"
 REFERENCE = ModelReference.build("m1", "v1", {"x": np.arange(100.0)}, n_bins=4)  # edges 24.75, 49.5, 74.25
@@ -31,13 +32,13 @@ def test_values_are_binned_per_window_with_event_counts() -> None:
     records = [Record(0, i, event(i, x, ts)) for i, (x, ts) in enumerate([(1, 0), (30, 10), (99, 59), (60, 61)])]
     (batch,) = plan(records).model_batches
     assert (batch.min_offset, batch.max_offset, batch.max_event_time) == (0, 3, 61.0)
-    assert batch.windows == {0: {"x:0": 1, "x:1": 1, "x:3": 1, COUNT_FIELD: 3}, 1: {"x:2": 1, COUNT_FIELD: 1}}
+    assert batch.buckets == {0: {"x:0": 1, "x:1": 1, "x:3": 1, COUNT_FIELD: 3}, 1: {"x:2": 1, COUNT_FIELD: 1}}
 
 
 def test_nulls_strings_and_missing_values_are_counted_as_null() -> None:
     records = [Record(0, 0, event(0, None)), Record(0, 1, event(1, "n/a")), Record(0, 2, event(2, 5.0))]
     (batch,) = plan(records).model_batches
-    assert batch.windows[0] == {"x:0": 1, "x:null": 2, COUNT_FIELD: 3}
+    assert batch.buckets[0] == {"x:0": 1, "x:null": 2, COUNT_FIELD: 3}
 
 
 def test_bad_records_become_dead_letters_with_reason_and_original_bytes() -> None:
@@ -84,7 +85,7 @@ def test_categorical_features_and_the_prediction_are_binned_on_the_reference() -
     ]
     decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
     (batch,) = plan_batch(decoded, topic=TOPIC, models={"m1": ModelIngest(reference, 60)}).model_batches
-    counts = batch.windows[0]
+    counts = batch.buckets[0]
     # channel bins: web 0, app 1, __other__ 2 (pos, atm and 7 alike); a null is counted apart
     assert {k: v for k, v in counts.items() if k.startswith("channel:")} == {
         "channel:0": 1, "channel:1": 1, "channel:2": 2, "channel:null": 1,
@@ -127,7 +128,7 @@ def test_segment_counts_go_to_their_own_fields_beside_the_whole() -> None:
     decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
     models = {"m1": ModelIngest(REFERENCE, 60, segments=("region",))}
     (batch,) = plan_batch(decoded, topic=TOPIC, models=models).model_batches
-    assert batch.windows[0] == {
+    assert batch.buckets[0] == {
         COUNT_FIELD: 4, "x:0": 1, "x:3": 1, "x:1": 1, "x:2": 1,
         "x|region=eu:0": 1, "x|region=eu:3": 1, "x|region=us:1": 1,
         f"{COUNT_FIELD}|region=eu": 2, f"{COUNT_FIELD}|region=us": 1,

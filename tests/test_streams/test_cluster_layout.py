@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from redis.crc import key_slot
 
-from driftline.streams import keys
 from driftline.streams.stack import Endpoints, LocalStack, RedisClusterNodes, StackError
 from driftline.streams.stack.commands import stack_up
+from driftline.streams.state import keys
 
 MODELS = ("fraud-detector", "m", "a:b", "x" * 200, "ünïcode-模型")
 
 
 def model_key_builders() -> list[tuple[str, object]]:
-    """Every function of streams/keys.py whose first parameter is the model id."""
+    """Every function of streams/state/keys.py whose first parameter is the model id."""
     return [(name, fn) for name, fn in vars(keys).items()
             if inspect.isfunction(fn) and list(inspect.signature(fn).parameters)[:1] == ["model_id"]]
 

@@ -13,12 +13,11 @@ import pytest
 from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert
 from driftline.config.monitor_spec import ModelSpec
 from driftline.config.settings import RedisSettings, Settings, load_settings
-from driftline.streams import keys
-from driftline.streams.batch import Record
-from driftline.streams.codec import decode
-from driftline.streams.label_store import LabelStore
-from driftline.streams.labels import LabelProcessor
-from driftline.streams.redis_client import RedisClient, redis_client
+from driftline.streams.ingest.decode import Record, decode
+from driftline.streams.pipeline.labels import LabelProcessor
+from driftline.streams.state import keys
+from driftline.streams.state.client import RedisClient, redis_client
+from driftline.streams.state.labels import RedisLabelStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -66,7 +65,7 @@ async def stored_model(client: RedisClient) -> tuple[str, list[Record]]:
 
 
 def processor(client: RedisClient, settings: Settings, publish: Recorder) -> LabelProcessor:
-    return LabelProcessor(settings, LabelStore(client), publish, lambda _: SPEC, retry_delays=(0.01,))
+    return LabelProcessor(settings, RedisLabelStore(client), publish, lambda _: SPEC, retry_delays=(0.01,))
 
 
 async def test_replays_are_no_ops_and_a_new_instance_continues_from_the_saved_state(
@@ -81,7 +80,7 @@ async def test_replays_are_no_ops_and_a_new_instance_continues_from_the_saved_st
     second = processor(client, settings, publish)  # a restarted worker
     for start in range(N // 2, N, 1000):
         await second.process(records[start:start + 1000])
-    counts = await LabelStore(client).counts(model)
+    counts = await RedisLabelStore(client).counts(model)
     assert counts["joined"] == N and counts.get("unmatched", 0) == 0
     performance = [a for a in publish.alerts if a.feature == PERFORMANCE_FEATURE]
     assert [a.state for a in performance][:1] == ["firing"]
@@ -89,7 +88,7 @@ async def test_replays_are_no_ops_and_a_new_instance_continues_from_the_saved_st
 
     again = Recorder()
     await processor(client, settings, again).process(records)  # everything again, from a fresh instance
-    assert await LabelStore(client).counts(model) == counts and again.alerts == []
+    assert await RedisLabelStore(client).counts(model) == counts and again.alerts == []
 
 
 async def test_bad_and_unmatched_labels(client: RedisClient, settings: Settings) -> None:
@@ -102,7 +101,7 @@ async def test_bad_and_unmatched_labels(client: RedisClient, settings: Settings)
     ]
     await processor(client, settings, publish).process([*records[:10], *bad])
     assert [d.offset for d in publish.letters] == [N]  # not JSON
-    counts = await LabelStore(client).counts(model)
+    counts = await RedisLabelStore(client).counts(model)
     # "fraud" vs 0.25 compares as classes: wrong, not an error of the input
     assert counts == {"joined": 11, "unmatched": 1, "errors": counts["errors"]}
 
@@ -111,7 +110,7 @@ async def test_labels_of_a_model_that_keeps_no_predictions_are_dead_lettered(
     client: RedisClient, settings: Settings
 ) -> None:
     publish = Recorder()
-    plain = LabelProcessor(settings, LabelStore(client), publish, lambda _: ModelSpec(), retry_delays=(0.01,))
+    plain = LabelProcessor(settings, RedisLabelStore(client), publish, lambda _: ModelSpec(), retry_delays=(0.01,))
     await plain.process([Record(0, 0, orjson.dumps({"model_id": "m", "prediction_id": "p", "label": 1, "ts": 1}))])
     assert len(publish.letters) == 1 and "--join-labels" in publish.letters[0].reason
     assert "not joined" in publish.letters[0].reason
@@ -124,7 +123,7 @@ async def test_a_label_stamped_far_away_costs_its_own_days_only(client: RedisCli
     today = keys.prediction_bucket(time.time())
     await client.hset(keys.predictions(model, today), "p-now", b"0.9")
     await client.hset(keys.predictions(model, 3), "p-1970", b"0.1")
-    store = LabelStore(client)
+    store = RedisLabelStore(client)
     started = time.perf_counter()
     found = await store.find_predictions(model, [("p-now", time.time()), ("p-1970", 4 * 86_400.0),
                                                  ("p-none", 5e9)], ttl_seconds=7 * 86_400)

@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger, TimeWindow
 from driftline.detectors.reference import ModelReference
-from driftline.streams.batch import ModelIngest, Record, decode_batch, plan_batch
-from driftline.streams.metrics import REASON_CLASSES, WorkerMetrics, reason_class
+from driftline.streams.app.metrics import REASON_CLASSES, WorkerMetrics, reason_class
+from driftline.streams.ingest.decode import Record, decode_batch
+from driftline.streams.pipeline.plan import ModelIngest, plan_batch
 
 TOPIC = "driftline.predictions"
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from driftline.streams import keys
-from driftline.streams.model_lock import ModelLocks
+from driftline.streams.state import keys
+from driftline.streams.state.lease import RedisModelLeases
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +26,11 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 async def test_holders_of_one_model_take_turns(client: aioredis.Redis) -> None:
     model = f"m-{uuid.uuid4().hex[:8]}"
-    a, b = ModelLocks(client, owner="a"), ModelLocks(client, owner="b")
+    a, b = RedisModelLeases(client, owner="a"), RedisModelLeases(client, owner="b")
     inside: list[str] = []
     overlaps = 0
 
-    async def work(locks: ModelLocks, name: str) -> None:
+    async def work(locks: RedisModelLeases, name: str) -> None:
         nonlocal overlaps
         for _ in range(20):
             async with locks.hold(model):
@@ -41,17 +41,17 @@ async def test_holders_of_one_model_take_turns(client: aioredis.Redis) -> None:
 
     await asyncio.gather(work(a, "a"), work(b, "b"))
     assert overlaps == 0
-    assert await client.exists(keys.close_lock(model)) == 0  # released
+    assert await client.exists(keys.model_lease(model)) == 0  # released
 
 
 async def test_a_killed_holders_lease_lapses_and_a_late_release_frees_nothing(client: aioredis.Redis) -> None:
     model = f"m-{uuid.uuid4().hex[:8]}"
-    dead = ModelLocks(client, ttl_seconds=0.3, owner="dead")
+    dead = RedisModelLeases(client, ttl_seconds=0.3, owner="dead")
     holding = dead.hold(model)
     stale_token = await holding.__aenter__()  # never left: the worker was killed while holding
     began = time.monotonic()
-    async with ModelLocks(client, owner="alive").hold(model) as token:
+    async with RedisModelLeases(client, owner="alive").hold(model) as token:
         assert 0.2 < time.monotonic() - began < 3
         assert token.startswith("alive:") and token != stale_token
         await holding.__aexit__(None, None, None)  # the paused one wakes up and releases: not ours any more
-        assert await client.get(keys.close_lock(model)) == token.encode()
+        assert await client.get(keys.model_lease(model)) == token.encode()

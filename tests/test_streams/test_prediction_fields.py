@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from driftline.config.events import PredictionEvent
-from driftline.streams.prediction_fields import fast_prediction_fields
+from driftline.streams.ingest.fast_path import fast_prediction_fields
 
 BASE: dict[str, Any] = {
     "model_id": "m1", "model_version": "1", "prediction_id": "p1", "ts": 1767225600.5,

@@ -9,8 +9,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection
 
 from driftline.config.settings import RedisSettings
-from driftline.streams.redis_client import redis_client, redis_options
-from driftline.streams.sketch_store import SketchStore
+from driftline.streams.state.client import redis_client, redis_options
+from driftline.streams.state.windows import RedisWindowStore
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +95,6 @@ def test_the_cluster_setting_is_read_from_the_environment(monkeypatch: pytest.Mo
 def test_sketch_store_from_url_takes_the_url_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRIFTLINE_REDIS_CLUSTER", "true")  # from_url never reads the environment
     monkeypatch.setenv("DRIFTLINE_REDIS_PASSWORD", "from-env")
-    single = SketchStore.from_url("redis://127.0.0.1:7001/0")
+    single = RedisWindowStore.from_url("redis://127.0.0.1:7001/0")
     assert type(single.redis) is Redis and single.redis.connection_pool.connection_kwargs.get("password") is None
-    assert isinstance(SketchStore.from_url("redis://127.0.0.1:7001/0", cluster=True).redis, RedisCluster)
+    assert isinstance(RedisWindowStore.from_url("redis://127.0.0.1:7001/0", cluster=True).redis, RedisCluster)

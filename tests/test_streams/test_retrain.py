@@ -10,11 +10,15 @@ from datetime import UTC, datetime
 import pytest
 
 from driftline.config.events import DriftAlert, RetrainTrigger, TimeWindow
-from driftline.config.settings import RedisSettings
+from driftline.config.settings import RedisSettings, TopicSettings
 from driftline.detectors.policies.retrain_policy import RetrainPolicy
-from driftline.streams.codec import decode
-from driftline.streams.redis_client import RedisClient, redis_client
-from driftline.streams.retrain import RetrainStep
+from driftline.streams.ingest.decode import decode
+from driftline.streams.pipeline.outputs import Outputs
+from driftline.streams.pipeline.retrain import RetrainStep
+from driftline.streams.state.client import RedisClient, redis_client
+from driftline.streams.state.retrain import RedisRetrainStore
+
+TOPICS = TopicSettings(retrain="retrain")
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -49,7 +53,7 @@ async def client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
 
 async def test_two_critical_features_trigger_once_and_a_replay_decides_the_same(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
-    step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
+    step, policy = RetrainStep(RedisRetrainStore(client), Outputs(publish, TOPICS)), RetrainPolicy()
     assert await step.after_alerts(model, policy, [alert(model, "amount")], T0 + 60) == []  # one feature: not yet
     (trigger,) = await step.after_alerts(model, policy, [alert(model, "age", minute=1)], T0 + 120)
     assert trigger.policy == "critical_features>=2"
@@ -61,7 +65,7 @@ async def test_two_critical_features_trigger_once_and_a_replay_decides_the_same(
 
 async def test_resolved_alerts_stop_counting_and_the_rate_limit_holds(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
-    step = RetrainStep(client, publish, "retrain")
+    step = RetrainStep(RedisRetrainStore(client), Outputs(publish, TOPICS))
     policy = RetrainPolicy(min_interval_seconds=3600)
     await step.after_alerts(model, policy, [alert(model, "a"), alert(model, "b")], T0 + 60)
     await step.after_alerts(model, policy, [alert(model, "a", "resolved", 2), alert(model, "b", "resolved", 2)],
@@ -76,7 +80,7 @@ async def test_resolved_alerts_stop_counting_and_the_rate_limit_holds(client: Re
 
 async def test_state_is_saved_only_after_the_trigger_is_published(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder(fail_first=1)
-    step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
+    step, policy = RetrainStep(RedisRetrainStore(client), Outputs(publish, TOPICS)), RetrainPolicy()
     alerts = [alert(model, "a"), alert(model, "b")]
     with pytest.raises(ConnectionError):
         await step.after_alerts(model, policy, alerts, T0 + 60)
@@ -86,14 +90,14 @@ async def test_state_is_saved_only_after_the_trigger_is_published(client: RedisC
 
 async def test_a_disabled_policy_tracks_alerts_but_never_triggers(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
-    step = RetrainStep(client, publish, "retrain")
+    step = RetrainStep(RedisRetrainStore(client), Outputs(publish, TOPICS))
     assert await step.after_alerts(model, None, [alert(model, "a"), alert(model, "b")], T0 + 60) == []
     assert publish.sent == []
 
 
 async def test_an_alert_fired_and_resolved_in_one_batch_still_triggers(client: RedisClient) -> None:
     model, publish = f"m-{uuid.uuid4().hex[:8]}", Recorder()
-    step, policy = RetrainStep(client, publish, "retrain"), RetrainPolicy()
+    step, policy = RetrainStep(RedisRetrainStore(client), Outputs(publish, TOPICS)), RetrainPolicy()
     perf = [alert(model, "__performance__", minute=1), alert(model, "__performance__", "resolved", minute=5)]
     (trigger,) = await step.after_alerts(model, policy, perf, T0 + 400)
     assert trigger.policy == "performance" and trigger.alert_ids == ["__performance__-firing-1"]

@@ -226,7 +226,7 @@ def test_cli_stack_up_outlives_the_command_and_down_stops_it(tmp_path: Path) -> 
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "driftline.streams.cli", "stack", *args],
+            [sys.executable, "-m", "driftline.streams.cli.main", "stack", *args],
             env=env, capture_output=True, text=True, timeout=180, check=False,
         )
 

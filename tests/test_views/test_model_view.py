@@ -12,7 +12,7 @@ import pytest
 
 from driftline.config.events import PERFORMANCE_FEATURE, DriftAlert, RetrainTrigger, TimeWindow
 from driftline.detectors.reference import ModelReference
-from driftline.streams.history import FeaturePoint, WindowPoint
+from driftline.streams.state.history import FeaturePoint, WindowPoint
 from driftline.views.figures import feature_columns
 from driftline.views.model_view import ModelView, build_model_view
 from driftline.views.page import TIMELINE, view_payload

@@ -1,0 +1,196 @@
+"""Compare one closed window's binned counts with the model's reference, feature by feature
+(:mod:`driftline.detectors.alerts` turns the verdicts into alerts).
+
+Per feature the spec lists window tests of two roles:
+
+- **effect sizes** (``psi``, ``jensen_shannon``, ``hellinger``, ``wasserstein``): how far the
+  window moved; the most severe of them is the feature's statistic;
+- **p-value gates** (``chi_square``, ``ks``): whether the move is more than sampling noise;
+  the first one listed gates the feature, corrected across the model's features for
+  multiple testing (Benjamini-Hochberg by default) by :func:`~driftline.detectors.gating.decide`.
+
+A feature drifts when its effect reaches the threshold, its gate passes and the
+window holds ``min_samples`` values. KS and Wasserstein run on the reference's
+bins (:mod:`driftline.detectors.stats.binned`): a window is kept as counts, not values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from driftline.config.events import segment_key
+from driftline.config.monitor_spec import Feature, ModelSpec, Thresholds
+from driftline.detectors.calibration import CALIBRATED_TESTS, binned_threshold
+from driftline.detectors.gating import DecisionRule, FeatureEvidence, decide
+from driftline.detectors.policies.alert_policy import (
+    Severity,
+)
+from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
+from driftline.detectors.spec_resolution import monitored_features
+from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.stats.verdict import WindowVerdict
+from driftline.detectors.stats.window_tests import chi_square_test, hellinger_test, js_test, psi_test
+
+EFFECT_TESTS = ("psi", "jensen_shannon", "hellinger", "wasserstein")
+GATE_TESTS = ("chi_square", "ks")
+
+
+@dataclass(frozen=True)
+class _Counts:
+    counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class FeatureWindow:
+    """A feature's window: the deciding effect verdict (drift and warning already gated), the gate,
+    and both distributions as proportions on the reference's bins.
+
+    >>> v = WindowVerdict('psi', 0.3, 0.25, 100, 50, drift=True, warning=True)
+    >>> FeatureWindow('amount', v, None, (0.5, 0.5), (0.2, 0.8)).severity
+    'critical'
+    """
+
+    feature: str
+    verdict: WindowVerdict
+    gate: WindowVerdict | None
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+    segment: str | None = None
+    """``key=value`` when this is one segment's window of the feature."""
+
+    @property
+    def key(self) -> str:
+        """The feature, or ``feature|key=value`` for a segment: what alert states and statistics are kept under."""
+        return segment_key(self.feature, self.segment)
+
+    @property
+    def n_current(self) -> int:
+        return self.verdict.n_current
+
+    @property
+    def n_reference(self) -> int:
+        return self.verdict.n_reference
+
+    @property
+    def severity(self) -> Severity | None:
+        if self.verdict.drift:
+            return "critical"
+        return "warning" if self.verdict.warning else None
+
+    @property
+    def p_value(self) -> float | None:
+        return self.gate.p_value if self.gate is not None else self.verdict.p_value
+
+    def threshold_for(self, severity: Severity | None) -> float:
+        """The threshold the statistic was held against at this severity."""
+        if severity == "warning" and self.verdict.warning_threshold is not None:
+            return self.verdict.warning_threshold
+        return self.verdict.threshold
+
+
+def bin_vector(reference: AnyFeatureReference, bin_counts: Mapping[str, int]) -> np.ndarray:
+    """A window's ``{bin index: count}`` as a vector on the reference's bins (``"null"`` left out).
+
+    >>> from driftline.detectors.reference import FeatureReference
+    >>> bin_vector(FeatureReference((0.0,), (5, 5)), {"1": 3, "null": 2}).tolist()
+    [0.0, 3.0]
+    """
+    vector = np.zeros(reference.n_bins, dtype=np.float64)
+    for bin_name, count in bin_counts.items():
+        if bin_name.isdigit() and int(bin_name) < reference.n_bins:
+            vector[int(bin_name)] = count
+    return vector
+
+
+def compare_window(
+    reference: ModelReference, spec: ModelSpec, counts: Mapping[str, Mapping[str, int]]
+) -> list[FeatureWindow]:
+    """Every monitored feature with at least one value in the window, tested and decided.
+
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(1000.0)}, n_bins=4)
+    >>> spec = ModelSpec.model_validate({"features": {"x": {"kind": "numeric"}}})
+    >>> [(w.feature, w.verdict.test, w.severity) for w in compare_window(ref, spec, {"x": {"3": 500}})]
+    [('x', 'psi', 'critical')]
+    """
+    evidence: list[FeatureEvidence] = []
+    shapes: dict[str, tuple[str, str | None, tuple[float, ...], tuple[float, ...]]] = {}
+    for name, feature_spec in monitored_features(spec, reference).items():
+        feature_ref = reference.features[name]
+        ref = np.asarray(feature_ref.counts, dtype=np.float64)
+        for segment in (None, *_segments_of(name, counts)):
+            key = segment_key(name, segment)
+            cur = bin_vector(feature_ref, counts.get(key, {}))
+            if cur.sum() <= 0 or ref.sum() <= 0:
+                continue
+            effect, gate = _run_tests(feature_ref, feature_spec, spec.thresholds, ref, cur)
+            evidence.append(FeatureEvidence(key, effect, gate))
+            shapes[key] = (name, segment, _proportions(ref), _proportions(cur))
+    thresholds = spec.thresholds
+    decided = decide(evidence, DecisionRule(thresholds.p_value, thresholds.correction, thresholds.min_samples))
+    results = []
+    for e in evidence:
+        name, segment, ref_shape, cur_shape = shapes[e.feature]
+        results.append(FeatureWindow(name, decided[e.feature], e.gate, ref_shape, cur_shape, segment))
+    return results
+
+
+def _segments_of(name: str, counts: Mapping[str, object]) -> list[str]:
+    """The segments (``key=value``) this window holds counts of the feature for."""
+    prefix = f"{name}|"
+    return sorted(k[len(prefix):] for k in counts if k.startswith(prefix))
+
+
+def _run_tests(
+    reference: AnyFeatureReference, feature: Feature, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
+) -> tuple[WindowVerdict, WindowVerdict | None]:
+    verdicts: dict[str, WindowVerdict] = {}
+    for test in feature.tests:
+        verdict = _run_test(test, reference, thresholds, ref, cur)
+        if verdict is not None:
+            verdicts[test] = verdict
+    effects = [verdicts[t] for t in feature.tests if t in EFFECT_TESTS and t in verdicts]
+    gate = next((verdicts[t] for t in feature.tests if t in GATE_TESTS and t in verdicts), None)
+    if not effects:  # only p-value tests listed: the gate decides alone
+        return (gate if gate is not None else psi_test(_Counts(ref), _Counts(cur))), None
+    worst = max(effects, key=lambda v: (v.drift, v.warning))  # stable: the first listed wins ties
+    return worst, gate
+
+
+def _run_test(
+    test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
+) -> WindowVerdict | None:
+    r, c = _Counts(ref), _Counts(cur)
+    calibrated = _calibrated(test, ref, cur, thresholds)
+    if test == "psi":
+        if calibrated is not None:  # one calibrated threshold: no separate warning band
+            return psi_test(r, c, warning=calibrated, critical=calibrated)
+        return psi_test(r, c, warning=thresholds.psi_warning, critical=thresholds.psi_critical)
+    if test == "jensen_shannon":
+        return js_test(r, c, threshold=calibrated or thresholds.jensen_shannon)
+    if test == "hellinger":
+        return hellinger_test(r, c, threshold=calibrated or thresholds.hellinger)
+    if test == "chi_square":
+        return chi_square_test(r, c, alpha=thresholds.p_value)
+    if isinstance(reference, CategoricalReference):
+        return None  # ks and wasserstein need an order: numeric features only (the spec enforces it)
+    if test == "ks":
+        return binned_ks_test(ref, cur, alpha=thresholds.p_value)
+    if test == "wasserstein":
+        return binned_wasserstein_test(reference.edges, ref, cur, threshold=thresholds.wasserstein)
+    raise ValueError(f"unknown window test {test!r}")
+
+
+def _calibrated(test: str, ref: np.ndarray, cur: np.ndarray, thresholds: Thresholds) -> float | None:
+    """With ``ert_windows``, the effect threshold for a window of this size (see
+    :func:`~driftline.detectors.calibration.binned_threshold`); else None (the fixed thresholds)."""
+    if thresholds.ert_windows is None or test not in CALIBRATED_TESTS:
+        return None
+    return binned_threshold(test, tuple(int(x) for x in ref), window_size=int(cur.sum()),
+                            ert_windows=thresholds.ert_windows)
+
+
+def _proportions(counts: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(x) for x in counts / max(float(counts.sum()), 1.0))

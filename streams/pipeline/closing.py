@@ -1,0 +1,104 @@
+"""A model's windows closed once the event time has passed them: compare, decide, publish, then store.
+
+Under the model's lease (:class:`~driftline.streams.state.ModelLeases`: one closer per model across
+workers, ADR 0011): the window's buckets are added up, compared with the reference
+(:func:`~driftline.detectors.alerts.compare_window`), run through the alert policy, the alerts published
+(and acknowledged), the retrain step consulted, and only then is the close stored — alert states,
+latest statistics, history entry and the closed mark in one call, fenced by the lease's token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from driftline.config.settings import Settings
+from driftline.detectors.alerts import compare_window, window_alerts
+from driftline.detectors.window_compare import FeatureWindow
+from driftline.streams.pipeline.model_setup import ModelMonitor
+from driftline.streams.pipeline.outputs import Outputs
+from driftline.streams.pipeline.retrain import RetrainStep
+from driftline.streams.state import CloseResult, LeaseLost, ModelLeases, WindowClose, WindowStore, window_point
+
+log = logging.getLogger(__name__)
+
+StatisticObserver = Callable[[str, str, str, float], None]
+"""``observe(model, feature, test, statistic)`` for every feature of every closed window (the metrics)."""
+
+
+class WindowCloser:
+    """Closes the windows of one model at a time; :meth:`close_due` is called after every applied batch."""
+
+    def __init__(self, settings: Settings, store: WindowStore, leases: ModelLeases, outputs: Outputs,
+                 retrain: RetrainStep, *, on_statistic: StatisticObserver | None = None) -> None:
+        self._settings = settings
+        self._store = store
+        self._leases = leases
+        self._outputs = outputs
+        self._retrain = retrain
+        self._on_statistic = on_statistic
+
+    async def close_due(self, monitor: ModelMonitor, expected_partitions: int) -> None:
+        """Close the model's windows the event time has passed, under the model's lease: when the model is
+        spread over partitions, other workers may find the same windows closable at the same time."""
+        if not await self._closable(monitor, expected_partitions):
+            return
+        async with self._leases.hold(monitor.model_id) as lease:
+            for window_id in await self._closable(monitor, expected_partitions):  # the last holder may have
+                await self._close(monitor, window_id, lease)                       # closed them meanwhile
+
+    async def _closable(self, monitor: ModelMonitor, expected_partitions: int) -> list[int]:
+        layout = monitor.layout
+        return await self._store.closable_buckets(monitor.model_id, bucket_seconds=layout.bucket_seconds,
+                                                  lateness_seconds=layout.lateness_seconds,
+                                                  expected_partitions=expected_partitions)
+
+    async def _close(self, monitor: ModelMonitor, window_id: int, lease: str) -> None:
+        layout, model_id = monitor.layout, monitor.model_id
+        first = window_id - layout.buckets_per_window + 1
+        counts = await self._store.read_buckets(model_id, range(first, window_id + 1))
+        start = datetime.fromtimestamp(first * layout.bucket_seconds, tz=UTC)
+        end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
+        results = compare_window(monitor.reference, monitor.spec, counts.features)
+        if self._on_statistic is not None:
+            for r in results:
+                self._on_statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
+        states = await self._store.alert_states(model_id)
+        states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
+        await self._outputs.alerts(alerts)
+        await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
+        if alerts and self._settings.fault_hold_close_seconds:
+            log.warning("fault point: alerts of %s window %d published, holding its close for %.1fs", model_id,
+                        window_id, self._settings.fault_hold_close_seconds)
+            await asyncio.sleep(self._settings.fault_hold_close_seconds)
+        history = self._settings.history_windows
+        close = WindowClose(
+            window_id, end.timestamp(), states, latest_statistics(window_id, end.timestamp(), results),
+            point=window_point(window_id, start.timestamp(), end.timestamp(), results) if history > 0 else None,
+            history_windows=history, buckets_per_window=layout.buckets_per_window,
+        )
+        if await self._store.close_window(model_id, close, lease=lease) is CloseResult.LEASE_LOST:
+            # Paused past the lease's TTL, and another worker holds it now: nothing was stored; the batch is
+            # re-run (what this one published is what the new holder publishes: repeats of the same ids).
+            raise LeaseLost(f"model {model_id}: lease lost while closing window {window_id}")
+
+
+def latest_statistics(window_id: int, window_end: float, results: Sequence[FeatureWindow]) -> dict[str, str]:
+    """Each feature's statistic in this window, as JSON: what ``driftline status`` and the model list show."""
+    return {
+        r.key: json.dumps({
+            "window": window_id,
+            "window_end": window_end,
+            "test": r.verdict.test,
+            "statistic": r.verdict.statistic if math.isfinite(r.verdict.statistic) else None,
+            "threshold": r.verdict.threshold,
+            "p_value": r.p_value,
+            "severity": r.severity,
+            "n_current": r.n_current,
+        })
+        for r in results
+    }

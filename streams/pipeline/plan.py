@@ -1,0 +1,206 @@
+"""Plan one decoded batch of predictions: per-(model, partition) bucket counts on the reference's bins.
+
+Pure logic (no Kafka, no Redis), so it is unit-tested directly. Valid records
+(decoded by :mod:`driftline.streams.ingest.decode`) are grouped by model and Kafka partition, and
+their feature values (and the prediction, as ``__prediction__``) are binned per
+event-time bucket on the reference's bins: numeric values on its edges,
+categorical ones on its categories. One numpy pass per (model, partition,
+feature), not one per event. For models that join labels, the predictions are
+kept too, per UTC day, for the label join.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from driftline.config.events import PREDICTION_FEATURE, DeadLetter, segment_key, top_class
+from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
+from driftline.streams.ingest.decode import DecodedBatch, record_dead_letter
+from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket
+
+__all__ = ["COUNT_FIELD", "BatchPlan", "ModelBatch", "ModelIngest", "WarmupBatch", "plan_batch"]
+
+
+@dataclass(frozen=True)
+class ModelIngest:
+    """How one model's events are binned: its reference, its bucket length, and how long its
+    predictions are kept for the label join (0: not kept)."""
+
+    reference: ModelReference
+    bucket_seconds: int
+    keep_predictions_seconds: int = 0
+    segments: tuple[str, ...] = ()
+    """Segment keys monitored apart: counts also go to ``<feature>|<key>=<value>`` fields."""
+    online: tuple[tuple[int, str | None], ...] = ()
+    """Online detectors on real-valued streams: (index in the spec, feature, or None for the prediction)."""
+
+
+@dataclass
+class BatchPlan:
+    model_batches: list[ModelBatch]
+    dead_letters: list[DeadLetter]
+    warmups: list[WarmupBatch] = field(default_factory=list)
+
+
+def plan_batch(
+    decoded: DecodedBatch,
+    *,
+    topic: str,
+    models: Mapping[str, ModelIngest],
+    applied: Mapping[tuple[str, int], int] | None = None,
+    warming: Collection[str] = (),
+) -> BatchPlan:
+    """Group valid events by (model, partition) and bin them on the reference's edges.
+
+    ``applied`` maps (model, partition) to the last offset already in Redis;
+    records at or below it are skipped (a redelivery after a crash), so the
+    plan never double-counts. Events of a model without a reference become warm-up rows when the
+    model is ``warming`` up, and dead letters otherwise.
+    """
+    applied = applied or {}
+    dead = list(decoded.dead_letters)
+    groups: dict[tuple[str, int], list[int]] = {}
+    warm: dict[tuple[str, int], list[int]] = {}
+    for i, (rec, model_id) in enumerate(zip(decoded.records, decoded.model_ids, strict=True)):
+        if rec.offset <= applied.get((model_id, rec.partition), -1):
+            continue
+        if model_id in models:
+            groups.setdefault((model_id, rec.partition), []).append(i)
+        elif model_id in warming:
+            warm.setdefault((model_id, rec.partition), []).append(i)
+        else:
+            dead.append(record_dead_letter(rec, topic, f"unknown model {model_id!r}: no reference has been set for it"))
+    batches = [
+        _bin_group(decoded, model_id, partition, rows, models[model_id])
+        for (model_id, partition), rows in groups.items()
+    ]
+    warmups = [_warmup_rows(decoded, model_id, partition, rows) for (model_id, partition), rows in warm.items()]
+    return BatchPlan(model_batches=batches, dead_letters=dead, warmups=warmups)
+
+
+def _warmup_rows(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int]) -> WarmupBatch:
+    offsets = [decoded.records[i].offset for i in rows]
+    encoded = [
+        orjson.dumps({**decoded.features[i], PREDICTION_FEATURE: _warmup_prediction(decoded.predictions[i])})
+        for i in rows
+    ]
+    return WarmupBatch(model_id, partition, min(offsets), max(offsets), encoded)
+
+
+def _warmup_prediction(prediction: Any) -> Any:
+    """A prediction as a reference profiles it: a probability map as its most likely class."""
+    return top_class(prediction) if isinstance(prediction, dict) else prediction
+
+
+def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int], model: ModelIngest) -> ModelBatch:
+    offsets = np.fromiter((decoded.records[i].offset for i in rows), dtype=np.int64, count=len(rows))
+    times = np.fromiter((decoded.times[i] for i in rows), dtype=np.float64, count=len(rows))
+    bucket_ids, local = np.unique(np.floor_divide(times, model.bucket_seconds).astype(np.int64), return_inverse=True)
+    batch = ModelBatch(model_id, partition, int(offsets.min()), int(offsets.max()), float(times.max()))
+    per_bucket = [batch.buckets.setdefault(int(b), {}) for b in bucket_ids]
+    for w, n in enumerate(np.bincount(local, minlength=bucket_ids.size)):
+        per_bucket[w][COUNT_FIELD] = int(n)
+    maps = [decoded.features[i] for i in rows]
+    groups = _segment_groups(decoded, rows, model.segments)
+    for name, feature in model.reference.features.items():
+        if name == PREDICTION_FEATURE:
+            values = [_prediction_value(decoded.predictions[i], feature) for i in rows]
+        else:
+            values = [m.get(name) for m in maps]
+        bins = _bin_indices(feature, values)
+        _add_feature_counts(per_bucket, name, bins, feature.n_bins, local)
+        for segment, mask in groups.items():
+            _add_feature_counts(per_bucket, segment_key(name, segment), bins[mask], feature.n_bins, local[mask])
+    for segment, mask in groups.items():
+        for w, n in enumerate(np.bincount(local[mask], minlength=bucket_ids.size)):
+            if n:
+                per_bucket[w][f"{COUNT_FIELD}|{segment}"] = int(n)
+    for index, feature_name in model.online:
+        if feature_name is None:
+            column = _column([p if not isinstance(p, str) else None for p in (decoded.predictions[i] for i in rows)])
+        else:
+            column = _column([m.get(feature_name) for m in maps])
+        finite = np.isfinite(column)
+        batch.online_values[index] = (column[finite], times[finite])
+    if model.keep_predictions_seconds > 0:
+        batch.keep_predictions_seconds = model.keep_predictions_seconds
+        for i in rows:
+            day = batch.predictions.setdefault(prediction_bucket(decoded.times[i]), {})
+            day[decoded.prediction_ids[i]] = orjson.dumps(decoded.predictions[i])
+    return batch
+
+
+def _segment_groups(decoded: DecodedBatch, rows: list[int], segment_keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """``key=value`` -> a mask of the rows in that segment, for each monitored segment key."""
+    groups: dict[str, np.ndarray] = {}
+    for key in segment_keys:
+        values = [(decoded.segments[i] or {}).get(key) for i in rows]
+        for value in {v for v in values if v is not None}:
+            groups[f"{key}={value}"] = np.fromiter((v == value for v in values), dtype=bool, count=len(values))
+    return groups
+
+
+def _bin_indices(feature: AnyFeatureReference, values: list[Any]) -> np.ndarray:
+    """Each value's bin on the reference; -1 for a missing (or, numeric, non-numeric) value."""
+    if isinstance(feature, CategoricalReference):
+        return feature.bin_indices(values)
+    column = _column(values)
+    bins = np.searchsorted(np.asarray(feature.edges), column, side="right")
+    bins[~np.isfinite(column)] = -1
+    return bins
+
+
+def _add_feature_counts(
+    per_bucket: list[dict[str, int]], name: str, bins: np.ndarray, n_bins: int, local: np.ndarray
+) -> None:
+    present = bins >= 0
+    # One bincount over (bucket, bin) pairs for all buckets of the batch at once; plain ints from here on.
+    cells: list[int] = np.bincount(local[present] * n_bins + bins[present],
+                                   minlength=len(per_bucket) * n_bins).tolist()
+    nulls: list[int] = np.bincount(local[~present], minlength=len(per_bucket)).tolist()
+    fields = _bin_fields(name, n_bins)
+    for w, counts in enumerate(per_bucket):
+        first = w * n_bins
+        for b, bin_field in enumerate(fields):
+            if cells[first + b]:
+                counts[bin_field] = cells[first + b]
+        if nulls[w]:
+            counts[f"{name}:null"] = nulls[w]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _bin_fields(name: str, n_bins: int) -> tuple[str, ...]:
+    """The hash fields of a feature's bins, made once (every batch of every model needs them).
+
+    >>> _bin_fields("amount", 3)
+    ('amount:0', 'amount:1', 'amount:2')
+    """
+    return tuple(f"{name}:{b}" for b in range(n_bins))
+
+
+def _prediction_value(prediction: Any, feature: AnyFeatureReference) -> Any:
+    """The prediction as the reference profiles it: a score, or a class (a probability map's argmax)."""
+    if isinstance(prediction, dict):
+        return _warmup_prediction(prediction) if isinstance(feature, CategoricalReference) else None
+    return prediction
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """Values as float64; missing, null and non-numeric values become NaN."""
+    try:
+        column = np.array(values, dtype=np.float64)  # None becomes NaN here
+    except (TypeError, ValueError):  # a string among the numbers: convert one by one
+        column = np.fromiter(map(_as_float, values), dtype=np.float64, count=len(values))
+    return column
+
+
+def _as_float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")
+    return float(value)

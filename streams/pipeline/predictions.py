@@ -1,0 +1,142 @@
+"""The prediction processor: one batch of records in, bucket counts, alerts and dead letters out.
+
+The batch consumer (:mod:`driftline.streams.ingest.consumer`) is a thin loop around
+:meth:`PredictionProcessor.process`. The order of effects is what keeps state exact under at-least-once
+delivery (tests/test_streams/test_processors.py checks it on the in-memory state):
+
+1. dead letters are published (and confirmed);
+2. per (model, partition): the online detectors' alerts are published (and confirmed), then the bucket
+   counts and the detector states go to the store with the partition's watermark, atomically;
+3. windows whose event time has passed are evaluated under the model's lease
+   (:class:`~driftline.streams.state.ModelLeases`: one closer per model across workers),
+   their alerts published (and confirmed), and only then marked closed, if the
+   lease is still held (:mod:`.closing`);
+4. the method returns, and only then is the batch committed.
+
+A failure in any step is retried with backoff instead of raised
+(:func:`driftline.streams.ingest.retry.until_done`): an exception escaping the batch
+would stop the consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from driftline.config.events import PREDICTION_FEATURE
+from driftline.config.monitor_spec import ModelSpec
+from driftline.config.settings import Settings
+from driftline.streams.ingest.decode import Record, decode_batch
+from driftline.streams.ingest.errors import Replan
+from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts
+from driftline.streams.pipeline.closing import StatisticObserver, WindowCloser
+from driftline.streams.pipeline.model_setup import ModelMonitor, MonitorCache, WorkerDefaults, check_supported
+from driftline.streams.pipeline.online import OnlineRunner, OnlineStream
+from driftline.streams.pipeline.outputs import Outputs, Send
+from driftline.streams.pipeline.plan import ModelBatch, WarmupBatch, plan_batch
+from driftline.streams.pipeline.retrain import RetrainStep
+from driftline.streams.pipeline.warmup import warmup_reference
+from driftline.streams.state import REFERENCE_EXISTS, ApplyResult, BucketLayout, ModelLeases, WindowStore
+
+log = logging.getLogger(__name__)
+
+ALL_PARTITIONS = 1 << 30
+"""What a spread model waits for while the topic's partition count is not known yet: more than any."""
+
+
+class PredictionProcessor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: WindowStore,
+        outputs: Outputs | Send,
+        defaults: WorkerDefaults | None = None,
+        *,
+        leases: ModelLeases,
+        retrain: RetrainStep,
+        specs: Mapping[str, ModelSpec] | None = None,
+        on_statistic: StatisticObserver | None = None,
+        retry_delays: Sequence[float] = DEFAULT_DELAYS,
+        topic_partitions: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._outputs = Outputs.of(outputs, settings.topics)
+        defaults = defaults or WorkerDefaults()
+        specs = dict(specs or {})
+        check_supported(specs)
+        self._monitors = MonitorCache(store, specs, defaults.default_spec(),
+                                      refresh_seconds=defaults.reference_refresh_seconds)
+        self._retry_delays = retry_delays
+        self._online = OnlineRunner(store.detector_states)
+        self._retrain = retrain
+        self._leases = leases
+        self._closer = WindowCloser(settings, store, leases, self._outputs, retrain, on_statistic=on_statistic)
+        self._topic_partitions = topic_partitions
+
+    async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
+        """Apply one batch; returns only when every effect is durable."""
+        await attempts("process batch", lambda: self._process_once(records), guard, self._retry_delays)
+
+    async def _process_once(self, records: Sequence[Record]) -> None:
+        topic = self._settings.topics.predictions
+        decoded = decode_batch(records, topic=topic, max_bytes=self._settings.max_event_bytes,
+                               max_future_seconds=self._settings.max_future_seconds)
+        model_ids = set(decoded.model_ids)
+        monitors = await self._monitors.load(model_ids)
+        warming = {m for m in model_ids - monitors.keys() if self._monitors.spec_for(m).warmup_events > 0}
+        pairs = sorted({(m, rec.partition) for rec, m in zip(decoded.records, decoded.model_ids, strict=True)})
+        applied = await self._store.applied_offsets(pairs)
+        models = {m: monitor.ingest() for m, monitor in monitors.items()}
+        plan = plan_batch(decoded, topic=topic, models=models, applied=applied, warming=warming)
+        await self._outputs.dead_letters(plan.dead_letters)
+        for batch in plan.model_batches:
+            await self._apply(monitors[batch.model_id], batch)
+        for warmup in plan.warmups:
+            await self._apply_warmup(warmup)
+        for model_id in sorted({b.model_id for b in plan.model_batches}):
+            monitor = monitors[model_id]
+            await self._closer.close_due(monitor, self._expected_partitions(monitor))
+
+    async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
+        streams = [OnlineStream(index, monitor.spec.online[index], values, times,
+                                monitor.spec.online[index].feature or PREDICTION_FEATURE)
+                   for index, (values, times) in batch.online_values.items()]
+        online_alerts, states = await self._online.run(monitor.model_id, monitor.reference.version,
+                                                       batch.partition, streams)
+        if online_alerts:
+            await self._outputs.alerts(online_alerts)
+            async with self._leases.hold(monitor.model_id):
+                await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts,
+                                                 batch.max_event_time)
+        layout = BucketLayout(monitor.layout.bucket_seconds, monitor.layout.lateness_seconds,
+                              self._expected_partitions(monitor))
+        result = await self._store.apply(batch, layout, states)
+        if result is ApplyResult.OVERLAPS_WATERMARK:
+            # The planner filtered against the watermark it read; a concurrent
+            # writer moved it since. Raising makes the whole batch re-plan.
+            raise Replan(f"watermark of {batch.model_id} partition {batch.partition} moved during the batch")
+
+    async def _apply_warmup(self, batch: WarmupBatch) -> None:
+        collected = await self._store.apply_warmup(batch)
+        if collected == REFERENCE_EXISTS or collected < 0:
+            # Another worker set the reference (or moved the watermark): re-plan the batch with it.
+            self._monitors.forget(batch.model_id)
+            raise Replan(f"model {batch.model_id} changed during the batch (warm-up); re-planning")
+        if collected < self._monitors.spec_for(batch.model_id).warmup_events:
+            return
+        candidate = warmup_reference(batch.model_id, await self._store.warmup_rows(batch.model_id))
+        # Topic first (the durable copy), then Redis, first writer wins; the winner is what the topic keeps.
+        await self._outputs.reference(candidate)
+        reference = await self._store.put_reference_if_absent(candidate)
+        if reference != candidate:
+            await self._outputs.reference(reference)
+        self._monitors.forget(batch.model_id)
+        log.info("model %s: warm-up reference %s from %d events", batch.model_id, reference.version, collected)
+
+    def _expected_partitions(self, monitor: ModelMonitor) -> int:
+        """How many partitions must have carried the model before its windows close: every partition of the
+        topic for a model spread over them (unknown yet: more than any), else those that carried it (0)."""
+        if not monitor.spec.spread_over_partitions:
+            return 0
+        return self._topic_partitions() or ALL_PARTITIONS

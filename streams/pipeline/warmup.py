@@ -1,0 +1,31 @@
+"""Warm-up references: for a model without training data, its first N production events become its
+reference (``warmup_events`` in its spec, or ``driftline worker --warmup-events N``).
+
+The rows are collected in Redis under the partition watermarks (exactly once, like
+window counts); whichever worker sees N rows first builds the reference, which is
+deterministic in the rows, and the first one set wins. Events used for the
+reference are not also counted in windows: the monitored stream starts after them.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from driftline.detectors.reference import ModelReference, versioned
+from driftline.streams.references import columns_from_rows
+
+
+def warmup_reference(model_id: str, rows: list[bytes], *, n_bins: int = 10, max_categories: int = 50) -> ModelReference:
+    """The reference of these warm-up rows (JSON objects of features and ``__prediction__``), versioned
+    ``warmup-<content hash>``. Raises ``ReferenceDataError`` when no column holds a value.
+
+    >>> rows = [orjson.dumps({"x": float(i), "c": "ab"[i % 2], "__prediction__": 0.1}) for i in range(100)]
+    >>> ref = warmup_reference("m", rows, n_bins=4)
+    >>> sorted(ref.features), ref.features["c"].kind, ref.version.startswith("warmup-")
+    (['__prediction__', 'c', 'x'], 'categorical', True)
+    """
+    decoded = [orjson.loads(row) for row in rows]
+    columns = columns_from_rows(decoded, source=f"warm-up events of {model_id}")
+    draft = ModelReference.build(model_id, "draft", columns.numeric, n_bins=n_bins,
+                                 categorical=columns.categorical, max_categories=max_categories)
+    return versioned(draft, prefix="warmup-")

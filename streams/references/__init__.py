@@ -1,0 +1,13 @@
+"""References: building a model's baseline from training data, and publishing it (topic, then Redis)."""
+
+from __future__ import annotations
+
+from driftline.streams.references.publish import publish_reference
+from driftline.streams.references.training_data import (
+    ReferenceColumns,
+    ReferenceDataError,
+    columns_from_rows,
+    read_reference_data,
+)
+
+__all__ = ["ReferenceColumns", "ReferenceDataError", "columns_from_rows", "publish_reference", "read_reference_data"]

@@ -1,0 +1,146 @@
+"""Read training data (CSV, JSON lines, Parquet) into feature columns for a reference.
+
+A column is numeric when every non-empty value parses as a finite number, and
+categorical otherwise (strings, booleans, mixed) or when named in
+``categorical`` (class ids, zip codes: numbers that are names). The column named
+``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
+in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from driftline.config.events import PREDICTION_FEATURE
+from driftline.streams.ingest.decode import InvalidEvent, loads
+
+
+class ReferenceDataError(ValueError):
+    """The training data cannot be read or holds no usable feature."""
+
+
+@dataclass(frozen=True)
+class ReferenceColumns:
+    numeric: dict[str, np.ndarray]
+    skipped: dict[str, str]
+    rows: int
+    categorical: dict[str, list[Any]]
+
+
+def read_reference_data(
+    path: Path,
+    *,
+    exclude: Iterable[str] = (),
+    categorical: Iterable[str] = (),
+    prediction: str | None = None,
+) -> ReferenceColumns:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows = _csv_rows(path)
+    elif suffix in {".jsonl", ".ndjson"}:
+        rows = _jsonl_rows(path)
+    elif suffix == ".parquet":
+        rows = _parquet_rows(path)
+    else:
+        raise ReferenceDataError(f"{path}: unknown data format {suffix!r}; use .csv, .jsonl or .parquet")
+    if not rows:
+        raise ReferenceDataError(f"{path}: no rows")
+    return columns_from_rows(rows, source=str(path), exclude=exclude, categorical=categorical, prediction=prediction)
+
+
+def columns_from_rows(
+    rows: list[dict[str, Any]],
+    *,
+    source: str,
+    exclude: Iterable[str] = (),
+    categorical: Iterable[str] = (),
+    prediction: str | None = None,
+) -> ReferenceColumns:
+    """Split rows into numeric and categorical columns (see the module's rules); ``source`` names
+    the data in errors."""
+    path = source
+    excluded, forced = set(exclude), set(categorical)
+    present = {name for row in rows for name in row}
+    missing = sorted((forced | ({prediction} if prediction else set())) - present)
+    if missing:
+        raise ReferenceDataError(f"{path}: no column {missing[0]!r} (columns: {', '.join(sorted(present))})")
+    numeric: dict[str, np.ndarray] = {}
+    categories: dict[str, list[Any]] = {}
+    skipped: dict[str, str] = {}
+    for name in sorted(present - excluded):
+        feature = PREDICTION_FEATURE if name == prediction else name
+        raw = [row.get(name) for row in rows]
+        values = [_number(v) for v in raw]
+        if name in forced or any(v is None for v in values):
+            kept = [None if v is None or v == "" else v for v in raw]
+            if all(v is None for v in kept):
+                skipped[name] = "no values"
+            else:
+                categories[feature] = kept
+            continue
+        column = np.array([np.nan if v is _MISSING else v for v in values], dtype=np.float64)
+        if not np.isfinite(column).any():
+            skipped[name] = "no values"
+            continue
+        numeric[feature] = column
+    if not numeric and not categories:
+        raise ReferenceDataError(f"{path}: no feature column (skipped: {', '.join(skipped) or 'none'})")
+    return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows), categorical=categories)
+
+
+_MISSING = float("nan")
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, ``_MISSING`` for an empty cell, or None when the value is not a number."""
+    if value is None or value == "":
+        return _MISSING
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _csv_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise ReferenceDataError(f"{path}: cannot read CSV: {exc}") from None
+
+
+def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                row = loads(line)
+                if not isinstance(row, dict):
+                    raise ReferenceDataError(f"{path}:{number}: expected a JSON object per line")
+                # A nested "features" map (PredictionEvent-shaped lines) is flattened.
+                rows.append(row["features"] if isinstance(row.get("features"), dict) else row)
+    except InvalidEvent as exc:
+        raise ReferenceDataError(f"{path}: not JSON lines: {exc.reason}") from None
+    except OSError as exc:
+        raise ReferenceDataError(f"{path}: cannot read: {exc.strerror}") from None
+    return rows
+
+
+def _parquet_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ReferenceDataError("reading Parquet needs pyarrow: pip install 'driftline[parquet]'") from None
+    return list(pq.read_table(path).to_pylist())

@@ -1,0 +1,212 @@
+"""Redis key names. Every key of a model carries the ``{model_id}`` hash tag, so
+one model's keys share a Redis Cluster slot and one Lua call may touch them all.
+
+Only ``streams/state/`` reads this module: everything else reaches state through the ports."""
+
+from __future__ import annotations
+
+# The day a prediction is kept under is part of the layout; the pipeline reaches it through the ports.
+from driftline.streams.state.ports import PREDICTION_BUCKET_SECONDS as PREDICTION_BUCKET_SECONDS
+from driftline.streams.state.ports import prediction_bucket as prediction_bucket
+
+PREFIX = "dl"
+
+
+def _tag(model_id: str) -> str:
+    return f"{PREFIX}:{{{model_id}}}"
+
+
+def reference(model_id: str) -> str:
+    return f"{_tag(model_id)}:ref"
+
+
+def watermarks(model_id: str) -> str:
+    """Hash: Kafka partition -> last offset applied to this model's sketches."""
+    return f"{_tag(model_id)}:wm"
+
+
+def partition_event_times(model_id: str) -> str:
+    """Hash: Kafka partition -> the largest event time (epoch seconds) applied from it for this model.
+
+    The model's event-time horizon is the minimum over its partitions: a window closes only
+    when every partition carrying the model has moved past it.
+    """
+    return f"{_tag(model_id)}:pts"
+
+
+def open_windows(model_id: str) -> str:
+    return f"{_tag(model_id)}:win:open"
+
+
+def closed_windows(model_id: str) -> str:
+    return f"{_tag(model_id)}:win:closed"
+
+
+def closed_floor(model_id: str) -> str:
+    """String: the highest window id dropped from the closed set (older ids are closed too: see close_window)."""
+    return f"{_tag(model_id)}:win:floor"
+
+
+def model_lease(model_id: str) -> str:
+    """String with a TTL: the lease of the worker closing this model's windows now (streams/state/lease.py)."""
+    return f"{_tag(model_id)}:lock"
+
+
+def late_events(model_id: str) -> str:
+    """Counter: events that arrived after their window had closed."""
+    return f"{_tag(model_id)}:late"
+
+
+def bucket_counts(model_id: str, window_id: int) -> str:
+    """Hash: ``<feature>:<bin>`` -> count, plus ``__n__``, for one bucket (a tumbling window, or a sliding
+    window's step)."""
+    return f"{_tag(model_id)}:win:{window_id}"
+
+
+def alert_states(model_id: str) -> str:
+    """Hash: feature -> JSON of its alert policy state (streaks, firing, onset)."""
+    return f"{_tag(model_id)}:alerts"
+
+
+def latest(model_id: str) -> str:
+    """Hash: feature -> JSON of its statistic in the last closed window (for ``driftline status``)."""
+    return f"{_tag(model_id)}:latest"
+
+
+def label_watermarks(model_id: str) -> str:
+    """Hash: labels-topic partition -> last offset of that topic applied to this model's label state."""
+    return f"{_tag(model_id)}:lwm"
+
+
+def label_counts(model_id: str) -> str:
+    """Hash: ``joined``, ``unmatched`` (no prediction found within the TTL), ``errors`` (joined and wrong)."""
+    return f"{_tag(model_id)}:labels"
+
+
+def performance_window(model_id: str, window_id: int) -> str:
+    """Hash: ``n`` joined labels and ``errors`` among them, for the labels whose time falls in window k."""
+    return f"{_tag(model_id)}:perf:{window_id}"
+
+
+def firing_alerts(model_id: str) -> str:
+    """Hash: ``feature|segment|detector`` -> the alert firing now (JSON), what the retrain policy weighs."""
+    return f"{_tag(model_id)}:firing"
+
+
+def retrain_state(model_id: str) -> str:
+    """String: the retrain policy's state (recent trigger times, the alerts behind the last trigger)."""
+    return f"{_tag(model_id)}:retrain"
+
+
+def detector_states(model_id: str) -> str:
+    """Hash: ``<detector index>:<partition>`` -> an online detector's state bytes, and
+    ``<detector index>:<partition>:watch`` -> its alert state (JSON), written with the prediction batch's
+    watermark; ``label:<index>:<partition>[:watch]`` the same for the error-stream detectors of the label path,
+    written with the labels watermark."""
+    return f"{_tag(model_id)}:online"
+
+
+def warmup_events(model_id: str) -> str:
+    """List: the first production events of a model without a reference (JSON rows of features and
+    ``__prediction__``), until there are enough to build its warm-up reference."""
+    return f"{_tag(model_id)}:warmup"
+
+
+def predictions(model_id: str, bucket: int) -> str:
+    """Hash: prediction_id -> the ``prediction`` field as JSON, for joining late labels.
+
+    One hash per UTC day of event time (:func:`prediction_bucket`), expiring after the
+    model's label TTL plus a day: a label looks in the days from its TTL to its own time.
+    """
+    return f"{_tag(model_id)}:pred:{bucket}"
+
+
+def partition_progress(group: str) -> str:
+    """Hash: ``topic:partition`` -> the next offset after the last batch whose every effect is in Redis."""
+    return f"{PREFIX}:{{progress:{group}}}"
+
+
+REFERENCE_PATTERN = f"{PREFIX}:{{*}}:ref"
+
+
+def model_of_reference_key(key: str) -> str:
+    return key[len(PREFIX) + 2 : -len("}:ref")]
+
+
+def executed_triggers_for(model_id: str, group: str) -> str:
+    """Set: trigger ids one ``driftline triggers exec`` consumer group has run successfully (its idempotence).
+
+    One set per group, so each kind of job (retraining, a notification, ...) runs every trigger once.
+    """
+    return f"{_tag(model_id)}:triggers:done:{group}"
+
+
+def running_trigger(model_id: str, group: str, trigger_id: str) -> str:
+    """String with a TTL: the lease of the ``triggers exec`` runner of ``group`` running this trigger now,
+    so a rebalance that hands its partition to another runner does not start the command a second time."""
+    return f"{_tag(model_id)}:triggers:running:{group}:{trigger_id}"
+
+
+def window_history(model_id: str) -> str:
+    """Stream: one entry per closed window, id = the window's end (ms of event time); see streams/state/history.py."""
+    return f"{_tag(model_id)}:hist:windows"
+
+
+def alert_history(model_id: str) -> str:
+    """Sorted set: the model's published alerts (JSON), scored by their window's end."""
+    return f"{_tag(model_id)}:hist:alerts"
+
+
+def trigger_history(model_id: str) -> str:
+    """Sorted set: the model's published retrain triggers (JSON), scored by their training window's end."""
+    return f"{_tag(model_id)}:hist:triggers"
+
+
+def kind_of(key: str) -> str:
+    """A model key's kind: its name after the hash tag, with window ids, days and group names as ``<...>``.
+
+    >>> kind_of("dl:{fraud}:win:28512345"), kind_of("dl:{fraud}:pred:19700"), kind_of("dl:{fraud}:hist:windows")
+    ('win:<id>', 'pred:<day>', 'hist:windows')
+    >>> kind_of("dl:{fraud}:triggers:done:retrain"), kind_of("dl:{progress:driftline.predictions}")
+    ('triggers:done:<group>', 'progress')
+    """
+    if key.startswith(f"{PREFIX}:{{progress:"):
+        return "progress"
+    rest = key.split("}:", 1)[1] if "}:" in key else key
+    parts = rest.split(":")
+    if parts[0] in {"win", "perf", "pred"} and len(parts) == 2 and parts[1].lstrip("-").isdigit():
+        return f"{parts[0]}:<{'day' if parts[0] == 'pred' else 'id'}>"
+    if parts[0] == "triggers" and len(parts) >= 3:
+        return f"triggers:{parts[1]}:<group>" + (":<trigger>" if parts[1] == "running" else "")
+    return rest
+
+
+RETENTION: dict[str, str] = {
+    "ref": "one per model",
+    "wm": "one field per partition of the predictions topic",
+    "pts": "one field per partition of the predictions topic",
+    "lwm": "one field per partition of the labels topic",
+    "win:open": "the windows not closed yet (the lateness span)",
+    "win:closed": "fewer than 2 x CLOSED_KEPT (256) ids; older ones are behind win:floor",
+    "win:floor": "one number",
+    "win:<id>": "TTL: the bucket TTL (7 days) while written, an hour once no window reads it",
+    "late": "one counter",
+    "alerts": "one field per monitored feature (and segment)",
+    "latest": "one field per monitored feature (and segment)",
+    "firing": "one field per firing alert (feature, segment, detector)",
+    "retrain": "one value: the trigger times of the last day, the alert ids behind the last trigger",
+    "online": "two fields per online detector and partition",
+    "labels": "three counters",
+    "perf:<id>": "TTL: the bucket TTL (7 days)",
+    "pred:<day>": "TTL: the model's label TTL plus a day",
+    "warmup": "TTL, and deleted when the warm-up reference is set",
+    "lock": "TTL: the lease (15 s)",
+    "hist:windows": "history_windows entries (1000)",
+    "hist:alerts": "history_events members (1000)",
+    "hist:triggers": "history_events members (1000)",
+    "triggers:done:<group>": "TTL, refreshed by every trigger the group runs",
+    "triggers:running:<group>:<trigger>": "TTL: the runner's lease",
+    "progress": "one per consumer group: one field per partition",
+}
+"""How every kind of key is bounded: by a TTL, or by construction. tests/integration/test_history.py checks
+a real worker's keys against it; bench/scale.py prints the inventory of 1,000 models."""

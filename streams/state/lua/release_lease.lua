@@ -1,0 +1,3 @@
+-- KEYS: a lease. ARGV: the holder's token. Deletes the lease only if it is still this token's.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0

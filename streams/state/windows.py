@@ -1,0 +1,273 @@
+"""The Redis window store: bucket counts under partition watermarks, the windows' close, references.
+
+Every batch for one model from one partition is applied by one Lua call (``lua/apply.lua``) that
+adds the increments AND advances that partition's watermark, so a redelivered
+batch is a no-op and at-least-once delivery never double-counts. Events whose
+window has already been closed are counted as late instead of changing a
+window whose alert is already out. A window's close is one fenced Lua call (``lua/close.lua``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import SecretStr
+
+from driftline.config.settings import RedisSettings
+from driftline.detectors.policies.alert_policy import AlertState
+from driftline.detectors.reference import ModelReference
+from driftline.streams.state import keys
+from driftline.streams.state.client import RedisClient, redis_client
+from driftline.streams.state.history import window_entry_id
+from driftline.streams.state.lua import script
+from driftline.streams.state.ports import (
+    COUNT_FIELD,
+    PREDICTION_BUCKET_SECONDS,
+    UNBOUNDED,
+    ApplyResult,
+    BucketLayout,
+    CloseResult,
+    ModelBatch,
+    WarmupBatch,
+    WindowClose,
+    WindowCounts,
+)
+
+CLOSED_KEPT = 256
+"""Closed window ids kept per model (fewer than twice as many: an intset in Redis up to 512, 8 bytes an id).
+Older ones are behind the floor: see ``lua/close.lua``."""
+
+CLOSED_BUCKET_TTL_SECONDS = 3600
+"""How long a bucket lives once the last window that reads it has closed (it is written only while open: later
+events for it are late). Long enough to inspect a window's counts (and for the fault tests' exactness checks),
+short enough that a model's memory is its open windows plus an hour, not the bucket TTL (7 days) of windows.
+A bucket not reached this way (a gap of a window or more before the next closed window) keeps the bucket TTL."""
+
+DEFAULT_BUCKET_TTL_SECONDS = 7 * 24 * 3600
+
+
+class RedisWindowStore:
+    """The :class:`~driftline.streams.state.ports.WindowStore` on one Redis (or a Redis Cluster: one slot per
+    model, by the ``{model_id}`` hash tag of every key)."""
+
+    def __init__(self, client: RedisClient, *, bucket_ttl_seconds: int = DEFAULT_BUCKET_TTL_SECONDS,
+                 closed_bucket_ttl_seconds: int = CLOSED_BUCKET_TTL_SECONDS) -> None:
+        self._redis = client
+        self._ttl = bucket_ttl_seconds
+        self._closed_ttl = closed_bucket_ttl_seconds
+        self._apply = client.register_script(script("apply"))
+        self._warmup = client.register_script(script("warmup"))
+        self._close = client.register_script(script("close"))
+
+    @classmethod
+    def from_url(cls, url: str, *, cluster: bool = False, **kwargs: int) -> RedisWindowStore:
+        """A store on the Redis at ``url`` (``cluster``: a node of a Redis Cluster); the URL alone, nothing read
+        from the environment (:meth:`from_settings` takes credentials and TLS files)."""
+        settings = RedisSettings(url=SecretStr(url), cluster=cluster, username=None, password=None,
+                                 ssl_ca_certs=None, ssl_certfile=None, ssl_keyfile=None)
+        return cls.from_settings(settings, **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings, **kwargs: int) -> RedisWindowStore:
+        """A store on the Redis these settings name, with their credentials and TLS files."""
+        return cls(redis_client(settings), **kwargs)
+
+    @property
+    def redis(self) -> RedisClient:
+        """The client, for tests that look at the keys themselves (nothing outside ``state/`` uses it)."""
+        return self._redis
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def put_reference(self, reference: ModelReference) -> None:
+        await self._redis.set(keys.reference(reference.model_id), reference.to_json())
+
+    async def get_reference(self, model_id: str) -> ModelReference | None:
+        raw = await self._redis.get(keys.reference(model_id))
+        return ModelReference.from_json(raw) if raw is not None else None
+
+    async def put_reference_if_absent(self, reference: ModelReference) -> ModelReference:
+        """Set the reference unless the model has one; either way, the one it has now (first writer wins)."""
+        await self._redis.set(keys.reference(reference.model_id), reference.to_json(), nx=True)
+        current = await self.get_reference(reference.model_id)
+        assert current is not None
+        await self._redis.delete(keys.warmup_events(reference.model_id))
+        return current
+
+    async def model_ids(self) -> list[str]:
+        """Every model with a reference (SCAN, so a large keyspace is walked in steps; on a Redis Cluster
+        redis-py's ``scan_iter`` walks every primary, each with its own cursor)."""
+        scan = self._redis.scan_iter(match=keys.REFERENCE_PATTERN, count=1000)
+        return sorted([keys.model_of_reference_key(k.decode()) async for k in scan])
+
+    async def applied_offsets(self, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Last applied offset per (model, partition); absent pairs are left out."""
+        return await hget_each(self._redis, [(keys.watermarks(m), str(p)) for m, p in pairs], pairs)
+
+    async def apply(self, batch: ModelBatch, layout: BucketLayout = UNBOUNDED,
+                    detector_states: Mapping[str, bytes] | None = None) -> ApplyResult:
+        """Add the batch's counts (buckets already passed by: to the late counter), store the detector states
+        and move the watermark, atomically; a no-op when the watermark says the batch is in. ``layout``
+        ``bucket_seconds`` 0: closed windows are the only late ones; ``expected_partitions``: as in
+        :meth:`closable_buckets`."""
+        states = detector_states or {}
+        bucket_ids = sorted(batch.buckets)
+        days = sorted(batch.predictions)
+        m = batch.model_id
+        key_list = [
+            keys.watermarks(m), keys.partition_event_times(m), keys.open_windows(m), keys.closed_windows(m),
+            keys.late_events(m), keys.detector_states(m), keys.closed_floor(m),
+            *(keys.bucket_counts(m, b) for b in bucket_ids),
+            *(keys.predictions(m, day) for day in days),
+        ]
+        # Predictions live for the label TTL past the end of their day (labels look back that far).
+        predictions_ttl = batch.keep_predictions_seconds + PREDICTION_BUCKET_SECONDS
+        args: list[str | int | float | bytes] = [
+            batch.partition, batch.min_offset, batch.max_offset, repr(batch.max_event_time), self._ttl,
+            len(bucket_ids), predictions_ttl, len(states), layout.bucket_seconds, layout.lateness_seconds,
+            layout.expected_partitions,
+        ]
+        for name, value in states.items():
+            args += [name, value]
+        for bucket_id in bucket_ids:
+            counts = batch.buckets[bucket_id]
+            args += [bucket_id, len(counts)]
+            for name, count in counts.items():
+                args += [name, count]
+        for day in days:
+            predictions = batch.predictions[day]
+            args.append(len(predictions))
+            for prediction_id, value in predictions.items():
+                args += [prediction_id, value]
+        return ApplyResult(int(await self._apply(keys=key_list, args=args)))
+
+    async def apply_warmup(self, batch: WarmupBatch) -> int:
+        """Append a warming model's rows under the partition watermark, atomically: the number of rows
+        now collected, :data:`~driftline.streams.state.ports.REFERENCE_EXISTS` when the model got its
+        reference meanwhile (the batch must be re-planned), or -1 when the batch overlaps the watermark."""
+        key_list = [keys.watermarks(batch.model_id), keys.warmup_events(batch.model_id), keys.reference(batch.model_id)]
+        args: list[str | int | bytes] = [batch.partition, batch.min_offset, batch.max_offset, self._ttl, *batch.rows]
+        return int(await self._warmup(keys=key_list, args=args))
+
+    async def warmup_rows(self, model_id: str) -> list[bytes]:
+        return list(await self._redis.lrange(keys.warmup_events(model_id), 0, -1))
+
+    async def detector_states(self, model_id: str, fields: Sequence[str]) -> dict[str, bytes]:
+        """These fields of the model's online detector states (absent ones left out)."""
+        return await hmget_present(self._redis, keys.detector_states(model_id), fields)
+
+    async def closable_buckets(self, model_id: str, *, bucket_seconds: int, lateness_seconds: int,
+                               expected_partitions: int = 0) -> list[int]:
+        """The last buckets of open windows whose end plus the allowed lateness is behind the model's event-time
+        horizon: the smallest of its partitions' event times, so no partition still owes events to them.
+
+        ``expected_partitions`` > 0 (a model spread over every partition of the topic): none until that many
+        partitions have carried the model, so a partition not read yet cannot be passed over.
+        """
+        times = await self._redis.hvals(keys.partition_event_times(model_id))
+        if not times or len(times) < expected_partitions:
+            return []
+        open_ids = await self._redis.smembers(keys.open_windows(model_id))
+        horizon = min(float(t) for t in times) - lateness_seconds
+        return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * bucket_seconds <= horizon)
+
+    async def read_bucket(self, model_id: str, bucket_id: int) -> WindowCounts:
+        return await self.read_buckets(model_id, [bucket_id])
+
+    async def read_buckets(self, model_id: str, bucket_ids: Iterable[int]) -> WindowCounts:
+        """The counts of these buckets added up: one sliding window, or one tumbling window (one bucket).
+        Reported under the last bucket's id, which is the window's id."""
+        ids = list(bucket_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for bucket_id in ids:
+                pipe.hgetall(keys.bucket_counts(model_id, bucket_id))
+            raws = await pipe.execute()
+        return add_up_buckets(ids[-1], ({k.decode(): int(v) for k, v in raw.items()} for raw in raws))
+
+    async def alert_states(self, model_id: str) -> dict[str, AlertState]:
+        raw = await self._redis.hgetall(keys.alert_states(model_id))
+        return {k.decode(): AlertState.from_dict(json.loads(v)) for k, v in raw.items()}
+
+    async def close_window(self, model_id: str, close: WindowClose, *, lease: str = "") -> CloseResult:
+        """After its alerts are published, in one script: the window's alert states, latest statistics and
+        history entry (when ``close.point`` is set, keeping ``close.history_windows``) are stored and the window
+        is closed (later events for it count as late) — only while ``lease`` still holds the model's lease
+        (:mod:`driftline.streams.state.lease`; '' closes unfenced). A crash before this replays the window from
+        the old states: same alerts, same ids.
+
+        The buckets no later window reads (``close.buckets_per_window`` > 1: a sliding window's) get
+        ``closed_bucket_ttl_seconds``: this window's first, and the ones before it a gap of fewer than a
+        window's buckets may have left (their window ends had no events, so nothing closed them)."""
+        point = close.point.fields() if close.point is not None and close.history_windows > 0 else []
+        state_fields = [x for f, st in close.states.items() for x in (f, json.dumps(st.to_dict()))]
+        latest_fields = [x for kv in close.latest.items() for x in kv]
+        key_list = [keys.model_lease(model_id), keys.alert_states(model_id), keys.latest(model_id),
+                    keys.closed_windows(model_id), keys.open_windows(model_id), keys.window_history(model_id),
+                    keys.closed_floor(model_id),
+                    *(keys.bucket_counts(model_id, b) for b in done_buckets(close.window_id,
+                                                                            close.buckets_per_window))]
+        args = [lease, close.window_id, CLOSED_KEPT, close.history_windows if point else 0,
+                window_entry_id(close.window_end), len(state_fields) // 2, len(latest_fields) // 2, len(point),
+                *state_fields, *latest_fields, *point, self._closed_ttl]
+        return CloseResult(int(await self._close(keys=key_list, args=args)))
+
+    async def late_count(self, model_id: str) -> int:
+        return int(await self._redis.get(keys.late_events(model_id)) or 0)
+
+    async def closed_window_count(self, model_id: str) -> int:
+        return int(await self._redis.scard(keys.closed_windows(model_id)))
+
+    async def latest(self, model_id: str) -> dict[str, dict[str, Any]]:
+        raw = await self._redis.hgetall(keys.latest(model_id))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+def add_up_buckets(window_id: int, buckets: Iterable[Mapping[str, int]]) -> WindowCounts:
+    """Buckets' fields added up into one window's counts per feature (segment event counts left out).
+
+    >>> add_up_buckets(1, [{"__n__": 2, "x:0": 2}, {"__n__": 1, "x:1": 1, "x:null": 1}]).features
+    {'x': {'0': 2, '1': 1, 'null': 1}}
+    """
+    features: dict[str, dict[str, int]] = {}
+    n_events = 0
+    for counts in buckets:
+        for name, value in counts.items():
+            if name == COUNT_FIELD:
+                n_events += value
+                continue
+            if name.startswith(COUNT_FIELD):  # a segment's event count
+                continue
+            feature, _, bin_name = name.rpartition(":")
+            bins = features.setdefault(feature, {})
+            bins[bin_name] = bins.get(bin_name, 0) + value
+    return WindowCounts(window_id=window_id, n_events=n_events, features=features)
+
+
+def done_buckets(window_id: int, buckets_per_window: int) -> range:
+    """The buckets no window after ``window_id`` reads: its first, and the ``buckets_per_window - 1`` before.
+
+    >>> list(done_buckets(10, 1)), list(done_buckets(10, 3))
+    ([10], [6, 7, 8])
+    """
+    first = window_id - buckets_per_window + 1
+    return range(first - buckets_per_window + 1, first + 1)
+
+
+async def hget_each(client: RedisClient, fields: Sequence[tuple[str, str]],
+                    pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """One pipelined HGET per (key, field); the integer answers by their pair, absent ones left out (the
+    watermark reads of both processors)."""
+    async with client.pipeline(transaction=False) as pipe:
+        for key, name in fields:
+            pipe.hget(key, name)
+        values = await pipe.execute()
+    return {pair: int(v) for pair, v in zip(pairs, values, strict=True) if v is not None}
+
+
+async def hmget_present(client: RedisClient, key: str, fields: Sequence[str]) -> dict[str, bytes]:
+    """These fields of a hash, absent ones left out."""
+    values = await client.hmget(key, list(fields)) if fields else []
+    return {f: v for f, v in zip(fields, values, strict=True) if v is not None}

@@ -1,0 +1,119 @@
+"""Window checks as the worker runs them: spec-chosen tests on binned counts, gated, decided."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from driftline.config.monitor_spec import ModelSpec
+from driftline.detectors.reference import ModelReference
+from driftline.detectors.stats.binned import binned_ks, binned_wasserstein
+from driftline.detectors.window_compare import compare_window
+
+RNG = np.random.default_rng(5)
+REF_X = RNG.normal(0, 1, 20_000)
+REFERENCE = ModelReference.build(
+    "m", "v1", {"x": REF_X, "y": RNG.normal(0, 1, 20_000)}, n_bins=10,
+    categorical={"c": RNG.choice(["a", "b", "c"], 20_000, p=[0.6, 0.3, 0.1]).tolist()},
+)
+
+
+def counts_of(name: str, values: object) -> dict[str, int]:
+    feature = REFERENCE.features[name]
+    if feature.kind == "categorical":
+        bins = feature.bin_indices(list(values))  # type: ignore[call-overload]
+    else:
+        bins = np.searchsorted(np.asarray(feature.edges), np.asarray(values), side="right")
+    return {str(b): int(n) for b, n in enumerate(np.bincount(bins, minlength=feature.n_bins)) if n}
+
+
+def spec(**thresholds: object) -> ModelSpec:
+    return ModelSpec.model_validate({
+        "features": {"x": {"kind": "numeric"}, "y": {"kind": "numeric"}, "c": {"kind": "categorical"}},
+        "thresholds": thresholds,
+    })
+
+
+def test_only_the_shifted_features_drift() -> None:
+    window = {
+        "x": counts_of("x", RNG.normal(0.8, 1, 2000)),
+        "y": counts_of("y", RNG.normal(0, 1, 2000)),
+        "c": counts_of("c", RNG.choice(["a", "b", "c"], 2000, p=[0.3, 0.3, 0.4])),
+    }
+    results = {r.feature: r for r in compare_window(REFERENCE, spec(), window)}
+    assert {f: r.severity for f, r in results.items()} == {"x": "critical", "y": None, "c": "critical"}
+    assert results["x"].gate is not None and results["x"].gate.test == "ks"
+    assert results["c"].gate is not None and results["c"].gate.test == "chi_square"
+
+
+def test_too_few_samples_never_drift_whatever_the_effect() -> None:
+    window = {"x": counts_of("x", RNG.normal(3, 1, 50))}
+    (result,) = compare_window(REFERENCE, spec(min_samples=200), window)
+    assert result.verdict.statistic > 1.0 and result.severity is None
+
+
+def test_thresholds_come_from_the_spec() -> None:
+    window = {"x": counts_of("x", RNG.normal(0.45, 1, 5000))}
+    (default,) = compare_window(REFERENCE, spec(), window)
+    (lenient,) = compare_window(REFERENCE, spec(psi_warning=0.5, psi_critical=0.9, wasserstein=5.0), window)
+    assert default.severity == "critical" and lenient.severity is None
+
+
+def test_a_feature_without_values_in_the_window_is_not_judged() -> None:
+    assert compare_window(REFERENCE, spec(), {"y": {"null": 40}}) == []
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3, 1.0])
+def test_binned_ks_and_wasserstein_stay_close_to_the_exact_ones(shift: float) -> None:
+    current = RNG.normal(shift, 1, 5000)
+    feature = REFERENCE.features["x"]
+    cur = np.bincount(np.searchsorted(np.asarray(feature.edges), current, side="right"), minlength=feature.n_bins)
+    d, _ = binned_ks(feature.counts, cur)
+    exact_d = stats.ks_2samp(REF_X, current).statistic
+    assert d <= exact_d + 1e-9  # the binned D is a lower bound (CDFs compared at the edges only)
+    assert d >= exact_d - 0.1  # ... and with decile bins at most one bin's mass below it
+    iqr = np.subtract(*np.percentile(REF_X, [75, 25]))
+    exact_w = stats.wasserstein_distance(REF_X, current) / iqr
+    binned_w = binned_wasserstein(feature.edges, feature.counts, cur)
+    # Conservative too: mass moving inside a bin or beyond the outer edges is unseen.
+    assert exact_w - 0.2 <= binned_w <= exact_w + 0.02
+
+
+def test_segments_are_judged_apart_from_the_whole() -> None:
+    from datetime import UTC, datetime
+
+    from driftline.detectors.alerts import window_alerts
+    from driftline.detectors.policies.alert_policy import AlertPolicy
+
+    eu = counts_of("x", RNG.normal(1.0, 1, 1000))  # drifted, but only in one segment
+    us = counts_of("x", RNG.normal(0, 1, 5000))
+    whole = {b: eu.get(b, 0) + us.get(b, 0) for b in set(eu) | set(us)}
+    window = {"x": whole, "x|region=eu": eu, "x|region=us": us}
+    results = {r.key: r for r in compare_window(REFERENCE, spec(), window)}
+    assert set(results) == {"x", "x|region=eu", "x|region=us"}
+    assert results["x|region=eu"].severity == "critical" and results["x|region=us"].severity is None
+    assert results["x|region=eu"].feature == "x" and results["x|region=eu"].segment == "region=eu"
+    t0, t1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    states, alerts = window_alerts(REFERENCE, list(results.values()), {}, AlertPolicy(), start=t0, end=t1)
+    segment_alerts = [a for a in alerts if a.segment is not None]
+    assert [(a.feature, a.segment) for a in segment_alerts] == [("x", {"region": "eu"})]
+    assert "x|region=eu" in states and states["x|region=eu"].firing
+
+
+def test_ert_thresholds_follow_the_window_size_and_hold_the_false_alarm_rate() -> None:
+    from driftline.detectors.calibration import binned_threshold
+
+    calibrated = spec(ert_windows=200)
+    feature = REFERENCE.features["y"]
+    small = binned_threshold("psi", feature.counts, window_size=300, ert_windows=200)
+    large = binned_threshold("psi", feature.counts, window_size=30_000, ert_windows=200)
+    assert small > 10 * large  # the noise of PSI shrinks about as 1/n
+    rng = np.random.default_rng(11)
+    p = np.asarray(feature.counts) / sum(feature.counts)
+    fired = 0
+    for _ in range(2000):  # windows without drift, drawn like the reference
+        window = {"y": {str(b): int(n) for b, n in enumerate(rng.multinomial(3000, p)) if n}}
+        (result,) = [r for r in compare_window(REFERENCE, calibrated, window) if r.feature == "y"]
+        fired += result.verdict.statistic >= result.verdict.threshold
+    assert 2 <= fired <= 25  # about 2000 / 200 = 10 exceedances of the effect threshold
