@@ -13,6 +13,7 @@ from driftline.streams.state.memory import MemoryState
 from driftline.streams.state.ports import (
     COUNT_FIELD,
     REFERENCE_EXISTS,
+    UNBOUNDED,
     ApplyResult,
     BucketLayout,
     CloseResult,
@@ -51,6 +52,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     # values
     "COUNT_FIELD",
     "REFERENCE_EXISTS",
+    "UNBOUNDED",
     "ApplyResult",
     "BucketLayout",
     "CloseResult",

@@ -56,7 +56,8 @@ class _Model:
     predictions: dict[int, dict[str, bytes]] = field(default_factory=dict)
     detector_states: dict[str, bytes] = field(default_factory=dict)
     warmup: list[bytes] = field(default_factory=list)
-    alert_states: dict[str, AlertState] = field(default_factory=dict)
+    alert_states: dict[str, str] = field(default_factory=dict)
+    """As JSON, as Redis keeps them: what reads back is what any other reader would get."""
     latest: dict[str, str] = field(default_factory=dict)
     history: list[tuple[str, WindowPoint]] = field(default_factory=list)
     lease: str | None = None
@@ -178,7 +179,7 @@ class MemoryWindowStore:
         return add_up_buckets(ids[-1], (buckets.get(b, {}) for b in ids))
 
     async def alert_states(self, model_id: str) -> dict[str, AlertState]:
-        return dict(self._models[model_id].alert_states)
+        return {k: AlertState.from_dict(json.loads(v)) for k, v in self._models[model_id].alert_states.items()}
 
     async def close_window(self, model_id: str, close: WindowClose, *, lease: str = "") -> CloseResult:
         model = self._models[model_id]
@@ -186,7 +187,7 @@ class MemoryWindowStore:
             return CloseResult.LEASE_LOST
         if close.window_id in model.closed:
             return CloseResult.ALREADY_CLOSED
-        model.alert_states.update(close.states)
+        model.alert_states.update({k: json.dumps(st.to_dict()) for k, st in close.states.items()})
         model.latest.update(close.latest)
         if close.point is not None and close.history_windows > 0:
             entry = window_entry_id(close.window_end)

@@ -1,0 +1,222 @@
+"""The prediction and label processors on the in-memory state, no services: the order of their effects
+(what keeps state exact under at-least-once delivery, streams/pipeline/predictions.py), replays, re-plans."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import orjson
+import pytest
+
+from driftline.config.events import DeadLetter, DriftAlert
+from driftline.config.monitor_spec import ModelSpec
+from driftline.config.settings import Settings, load_settings
+from driftline.detectors.reference import ModelReference
+from driftline.streams.ingest.decode import Record, decode
+from driftline.streams.pipeline.labels import LabelProcessor
+from driftline.streams.pipeline.outputs import Outputs
+from driftline.streams.pipeline.predictions import PredictionProcessor
+from driftline.streams.pipeline.retrain import RetrainStep
+from driftline.streams.state import (
+    UNBOUNDED,
+    ApplyResult,
+    BucketLayout,
+    CloseResult,
+    LabelBatch,
+    MemoryState,
+    ModelBatch,
+    WindowClose,
+)
+from driftline.streams.state.memory import MemoryLabelStore, MemoryWindowStore
+
+SPEC = ModelSpec.model_validate({
+    "window": {"size_seconds": 60},
+    "features": {"x": {"kind": "numeric"}},
+    "thresholds": {"min_samples": 20},
+    "online": [{"detector": "page_hinkley", "stream": "prediction", "params": {"threshold": 5.0}}],
+    "join_labels": True,
+})
+
+
+class Journal(list[tuple[str, str]]):
+    """Every effect, in order: ("publish", topic kind) and ("apply" / "close", detail)."""
+
+    def publishes(self, kind: str) -> list[int]:
+        return [i for i, (what, detail) in enumerate(self) if what == "publish" and detail.startswith(kind)]
+
+
+class JournalledWindows(MemoryWindowStore):
+    journal: Journal
+
+    async def apply(self, batch: ModelBatch, layout: BucketLayout = UNBOUNDED,
+                    detector_states: Mapping[str, bytes] | None = None) -> ApplyResult:
+        result = await super().apply(batch, layout, detector_states)
+        self.journal.append(("apply", f"{batch.model_id}@{batch.partition}:{result.name}"))
+        return result
+
+    async def close_window(self, model_id: str, close: WindowClose, *, lease: str = "") -> CloseResult:
+        result = await super().close_window(model_id, close, lease=lease)
+        self.journal.append(("close", f"{close.window_id}:{result.name}:{'fenced' if lease else 'unfenced'}"))
+        return result
+
+
+class JournalledLabels(MemoryLabelStore):
+    journal: Journal
+
+    async def apply(self, batch: LabelBatch) -> ApplyResult:
+        result = await super().apply(batch)
+        self.journal.append(("apply", f"labels {batch.model_id}@{batch.partition}:{result.name}"))
+        return result
+
+
+class Recorder:
+    """The broker: records what is sent, in order, as the decoded event."""
+
+    def __init__(self, journal: Journal, settings: Settings) -> None:
+        self.journal, self.topics = journal, settings.topics
+        self.alerts: list[DriftAlert] = []
+        self.letters: list[DeadLetter] = []
+
+    async def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+        if topic == self.topics.alerts:
+            alert = decode(value, DriftAlert, max_bytes=10**6)
+            self.alerts.append(alert)
+            self.journal.append(("publish", f"alert {alert.detector} {alert.feature} {alert.state}"))
+        elif topic == self.topics.deadletter:
+            self.letters.append(decode(value, DeadLetter, max_bytes=10**6))
+            self.journal.append(("publish", "deadletter"))
+        else:
+            self.journal.append(("publish", topic))
+
+
+class World:
+    """A processor pair on one in-memory state, with a journal of every effect."""
+
+    def __init__(self) -> None:
+        self.settings = load_settings()
+        self.journal = Journal()
+        self.state = MemoryState()
+        windows = JournalledWindows(self.state._models)
+        windows.journal = self.journal
+        labels = JournalledLabels(self.state._models)
+        labels.journal = self.journal
+        self.state.windows, self.state.labels = windows, labels
+        self.broker = Recorder(self.journal, self.settings)
+        outputs = Outputs(self.broker, self.settings.topics)
+        retrain = RetrainStep(self.state.retrain, outputs)
+        self.predictions = PredictionProcessor(self.settings, windows, outputs, specs={"m": SPEC},
+                                               leases=self.state.leases, retrain=retrain, retry_delays=(0.0,))
+        self.labels = LabelProcessor(self.settings, labels, outputs, lambda _: SPEC, leases=self.state.leases,
+                                     retrain=retrain, retry_delays=(0.0,))
+
+
+def reference() -> ModelReference:
+    rng = np.random.default_rng(3)
+    return ModelReference.build("m", "v1", {"x": rng.normal(0, 1, 5000), "__prediction__": rng.uniform(0, 0.2, 5000)},
+                                n_bins=5)
+
+
+def event(i: int, ts: float, x: float, score: float) -> bytes:
+    return orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"p{i}", "ts": ts,
+                         "features": {"x": x}, "prediction": score})
+
+
+def drifting_records() -> list[Record]:
+    """Window 0 calm, window 1 drifted (x by 5 sd, scores from 0.1 to 0.9), one event in window 2 to move
+    the horizon past window 1, and one record that is not JSON."""
+    rng = np.random.default_rng(4)
+    values = [b"not json"]
+    values += [event(i, i * 0.25, float(rng.normal()), 0.1) for i in range(200)]
+    values += [event(200 + i, 60 + i * 0.25, float(rng.normal(5, 1)), 0.9) for i in range(200)]
+    values.append(event(400, 130.0, 0.0, 0.9))
+    return [Record(0, offset, value) for offset, value in enumerate(values)]
+
+
+@pytest.fixture
+async def world() -> World:
+    w = World()
+    await w.state.windows.put_reference(reference())
+    return w
+
+
+async def test_the_order_of_effects_is_dead_letters_online_alerts_apply_window_alerts_fenced_close(
+    world: World,
+) -> None:
+    await world.predictions.process(drifting_records())
+    j = world.journal
+    dead, online = j.publishes("deadletter"), j.publishes("alert page_hinkley")
+    window_alerts = j.publishes("alert psi")
+    apply = j.index(("apply", "m@0:APPLIED"))
+    closes = [i for i, (what, _) in enumerate(j) if what == "close"]
+    assert dead and online and window_alerts and closes, j
+    assert max(dead) < min(online) < apply  # dead letters, then the online alerts, then the counts
+    assert apply < min(window_alerts)  # the window's alerts come from the counts applied
+    assert [j[i][1] for i in closes] == ["0:CLOSED:fenced", "1:CLOSED:fenced"]
+    assert closes[0] < min(window_alerts) < closes[1]  # window 0 closes calm; window 1's alerts precede its close
+    assert {(a.feature, a.state) for a in world.broker.alerts if a.detector == "psi"} >= {("x", "firing")}
+    assert world.broker.letters[0].offset == 0 and "not JSON" in world.broker.letters[0].reason
+    assert await world.state.windows.closed_window_count("m") == 2
+    assert (await world.state.windows.read_buckets("m", [2])).n_events == 1  # window 2 still open
+
+
+async def test_a_replayed_batch_changes_nothing_and_publishes_the_same_alert_ids(world: World) -> None:
+    records = drifting_records()
+    await world.predictions.process(records)
+    first = [a.alert_id for a in world.broker.alerts]
+    counts = await world.state.windows.read_buckets("m", [0, 1])
+    world.journal.clear()
+    await world.predictions.process(records)  # redelivered after a crash before the commit
+    assert ("apply", "m@0:APPLIED") not in world.journal  # everything at or below the watermark was skipped
+    assert await world.state.windows.read_buckets("m", [0, 1]) == counts
+    assert [a.alert_id for a in world.broker.alerts][: len(first)] == first
+    assert set(a.alert_id for a in world.broker.alerts[len(first):]) <= set(first)
+
+
+async def test_a_model_without_a_reference_is_dead_lettered_and_nothing_is_applied(world: World) -> None:
+    stranger = orjson.dumps({"model_id": "stranger", "model_version": "1", "prediction_id": "q", "ts": 1.0,
+                             "features": {"x": 1.0}, "prediction": 0.5})
+    await world.predictions.process([Record(1, 0, stranger)])
+    assert world.journal == [("publish", "deadletter")]
+    assert "unknown model 'stranger'" in world.broker.letters[0].reason
+
+
+async def test_labels_publish_dead_letters_and_alerts_before_they_apply(world: World) -> None:
+    await world.predictions.process(drifting_records())
+    world.journal.clear()
+    rng = np.random.default_rng(5)
+    labels = [b"{}"]
+    for i in range(400):
+        wrong = rng.random() < (0.05 if i < 200 else 0.9)  # the model goes wrong with the drift
+        labels.append(orjson.dumps({"model_id": "m", "prediction_id": f"p{i}", "label": int(wrong), "ts": i * 0.25}))
+    labels.append(orjson.dumps({"model_id": "m", "prediction_id": "never-made", "label": 1, "ts": 1.0}))
+    await world.labels.process([Record(0, offset, value) for offset, value in enumerate(labels)])
+    j = world.journal
+    apply = j.index(("apply", "labels m@0:APPLIED"))
+    assert j.publishes("deadletter") and max(j.publishes("deadletter")) < apply
+    assert all(i < apply for i in j.publishes("alert"))
+    assert (await world.state.labels.counts("m"))["joined"] == 400
+    assert (await world.state.labels.counts("m"))["unmatched"] == 1
+
+
+async def test_a_watermark_moved_by_another_writer_makes_the_batch_replan(world: World) -> None:
+    """Between the planner's read and the apply, another writer applied part of the batch: the apply is
+    refused (overlap), the batch re-planned from the new watermark, nothing counted twice."""
+    records = drifting_records()
+    store = world.state.windows
+    real_apply = store.apply
+    raced = []
+
+    async def racing_apply(batch: ModelBatch, layout: BucketLayout = UNBOUNDED,
+                           detector_states: Mapping[str, bytes] | None = None) -> ApplyResult:
+        if not raced:  # the other writer got the first 100 records in first
+            raced.append(True)
+            head = ModelBatch(batch.model_id, batch.partition, 1, 100, batch.max_event_time,
+                              {0: {"__n__": 100, "x:0": 100}})
+            await real_apply(head, layout)
+        return await real_apply(batch, layout, detector_states)
+
+    store.apply = racing_apply  # type: ignore[method-assign]
+    await world.predictions.process(records)
+    assert ("apply", "m@0:OVERLAPS_WATERMARK") in world.journal
+    assert (await store.read_buckets("m", [0])).n_events == 200  # 100 by the other writer + 100 re-planned
