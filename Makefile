@@ -35,11 +35,12 @@ test-faults: $(STAMP)  ## the fault suite alone (tests/faults: kills Kafka, Redi
 screenshots: $(STAMP)  ## re-take docs/img/*.png: the browser test on the demo's data (~1 min)
 	DRIFTLINE_SCREENSHOTS=docs/img $(PY) -m pytest tests/integration/test_dashboard_browser.py
 
-audit: $(STAMP)  ## known vulnerabilities in the installed dependencies (PyPI's advisory data)
-	$(VENV)/bin/pip-audit --skip-editable --progress-spinner off
+audit: $(STAMP)  ## known vulnerabilities in the installed dependencies; says NOT AUDITED when it could not look
+	$(PY) .ci/audit.py
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and mypy --strict on the driftline.* packages (.ci/typecheck: why and how)
 	$(VENV)/bin/ruff check .
+	bash .ci/typecheck
 
 stack-up: $(STAMP)
 	$(VENV)/bin/driftline stack up

@@ -1,15 +1,21 @@
-"""Pure drift science: sketches, window statistics, online detectors, policies.
+"""Pure drift science: references, window statistics, online detectors, policies, alerts.
 
-No I/O. May import numpy, scipy, river and ``driftline.config``. The curated
-public API, by role:
+No I/O. May import numpy, scipy, river and ``driftline.config``. The curated public API, by role — what
+the worker runs. The mergeable quantile sketch and categorical counts (``detectors.sketches``) and the
+sketch-based KS / Wasserstein tests (``detectors.stats.window_tests``) are not on any product path since
+window tests run on the reference's bins (ADR 0008); they stay importable from their modules for a later
+feature, and are not part of this API.
 """
 
 from __future__ import annotations
 
+from driftline.detectors.alerts import online_alert, window_alerts
 from driftline.detectors.calibration import CalibratedThreshold, calibrate
+from driftline.detectors.error_indicator import NotComparable, error_of
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, benjamini_hochberg, bonferroni, decide
 from driftline.detectors.ids import alert_id, trigger_id
 from driftline.detectors.online import OnlineDetector, OnlineVerdict, StateError, make_detector
+from driftline.detectors.online.watch import StreamWatch, WatchTransition, watch
 from driftline.detectors.policies import (
     AlertPolicy,
     AlertState,
@@ -19,36 +25,42 @@ from driftline.detectors.policies import (
     RetrainState,
     Transition,
     TriggerDecision,
+    evaluate,
 )
-from driftline.detectors.reference import FeatureReference, ModelReference
-from driftline.detectors.sketches import CategoricalCounts, NumericHistogram, QuantileSketch, SketchFormatError
-from driftline.detectors.stats import (
-    WindowVerdict,
-    chi_square_test,
-    hellinger_test,
-    js_test,
-    ks_test,
-    psi_test,
-    wasserstein_test,
+from driftline.detectors.reference import (
+    AnyFeatureReference,
+    CategoricalReference,
+    FeatureReference,
+    ModelReference,
+    content_version,
+    versioned,
 )
+from driftline.detectors.sketches import NumericHistogram, SketchFormatError
+from driftline.detectors.spec_resolution import resolve_spec, spec_problems
+from driftline.detectors.stats import WindowVerdict, chi_square_test, hellinger_test, js_test, psi_test
+from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.window_compare import FeatureWindow, compare_window
 
 __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
-    # sketches
-    "CategoricalCounts",
-    "NumericHistogram",
-    "QuantileSketch",
-    "SketchFormatError",
     # references
+    "AnyFeatureReference",
+    "CategoricalReference",
     "FeatureReference",
     "ModelReference",
+    "NumericHistogram",
+    "SketchFormatError",
+    "content_version",
+    "versioned",
     # window tests and decisions
+    "FeatureWindow",
     "WindowVerdict",
+    "binned_ks_test",
+    "binned_wasserstein_test",
     "chi_square_test",
+    "compare_window",
     "hellinger_test",
     "js_test",
-    "ks_test",
     "psi_test",
-    "wasserstein_test",
     "DecisionRule",
     "FeatureEvidence",
     "benjamini_hochberg",
@@ -56,12 +68,19 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "decide",
     "CalibratedThreshold",
     "calibrate",
+    "resolve_spec",
+    "spec_problems",
     # online detectors
     "OnlineDetector",
     "OnlineVerdict",
     "StateError",
+    "StreamWatch",
+    "WatchTransition",
     "make_detector",
-    # policies and ids
+    "watch",
+    "NotComparable",
+    "error_of",
+    # policies, alerts and ids
     "AlertPolicy",
     "AlertState",
     "FiringAlert",
@@ -70,6 +89,9 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "RetrainState",
     "Transition",
     "TriggerDecision",
+    "evaluate",
+    "online_alert",
+    "window_alerts",
     "alert_id",
     "trigger_id",
 ]

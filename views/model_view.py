@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
 from driftline.detectors.reference import CategoricalReference, ModelReference
-from driftline.streams.state.history import FeaturePoint, WindowPoint
+from driftline.streams import FeaturePoint, WindowPoint
 
 TREND_POINTS = 30
 """Windows in a feature's small trend (the table's sparkline)."""

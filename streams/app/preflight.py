@@ -23,7 +23,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisCluste
 
 from driftline.config.settings import RedisSettings, Settings
 from driftline.streams.app.kafka import kafka_options
-from driftline.streams.state.client import redis_client
+from driftline.streams.state import redis_client
 
 log = logging.getLogger(__name__)
 

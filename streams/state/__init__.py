@@ -7,6 +7,7 @@ tests). Everything outside this package reaches state through these names.
 
 from __future__ import annotations
 
+from driftline.streams.state.client import RedisClient, redis_client
 from driftline.streams.state.errors import TRANSIENT_ERRORS, LeaseLost
 from driftline.streams.state.history import FeaturePoint, WindowPoint, window_point
 from driftline.streams.state.memory import MemoryState
@@ -34,13 +35,16 @@ from driftline.streams.state.ports import (
     prediction_bucket,
 )
 from driftline.streams.state.progress import start_offset
+from driftline.streams.state.lease import TriggerLease
 from driftline.streams.state.redis_state import RedisState
 
 __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     # backends
     "MemoryState",
+    "RedisClient",
     "RedisState",
     "State",
+    "redis_client",
     # ports
     "HistoryStore",
     "LabelStore",
@@ -48,6 +52,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "Progress",
     "ReferenceStore",
     "RetrainStore",
+    "TriggerLease",
     "WindowStore",
     # values
     "COUNT_FIELD",

@@ -25,6 +25,7 @@ from driftline.detectors.reference import ModelReference
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
+from driftline.streams.state import RedisState
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
@@ -101,7 +102,8 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
             first = int(EPOCH.timestamp()) // 60
             windows = [await store.read_bucket(sim.model_id, first + w) for w in range(WINDOWS)]
             counted = sum(w.n_events for w in windows)
-            status = [line for line in await status_lines(store) if line.startswith(sim.model_id + " ")]
+            lines = await status_lines(RedisState(store.redis))
+            status = [line for line in lines if line.startswith(sim.model_id + " ")]
         assert counted == produced  # every valid event exactly once
         assert len(status) == 20
         assert [line.split()[1] for line in status if "DRIFT" in line] == []  # the drift ended before the last window

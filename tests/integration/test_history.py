@@ -19,6 +19,7 @@ from driftline.config.settings import Settings
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import Endpoints
+from driftline.streams.state import RedisState
 from driftline.streams.state.history import RedisHistory
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import FraudSimulator
@@ -91,7 +92,7 @@ async def test_every_closed_window_is_kept_once_with_the_alerts_and_triggers_pub
 
 @pytest.fixture
 async def client(monitored: Monitored) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    async with TestClient(TestServer(dashboard_app(monitored.store))) as c:
+    async with TestClient(TestServer(dashboard_app(RedisState(monitored.store.redis)))) as c:
         yield c
 
 

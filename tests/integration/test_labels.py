@@ -17,6 +17,7 @@ from driftline.config.settings import Settings
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
+from driftline.streams.state import RedisState
 from driftline.streams.state.labels import RedisLabelStore
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import FraudSimulator
@@ -75,7 +76,8 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
 
             await wait_until(joined, 120, "every label to be joined")
             counts = await label_store.counts(sim.model_id)
-            status = [line for line in await status_lines(store) if line.startswith(sim.model_id + " ")]
+            lines = await status_lines(RedisState(store.redis))
+            status = [line for line in lines if line.startswith(sim.model_id + " ")]
         (performance_row,) = [line.split() for line in status if PERFORMANCE_FEATURE in line]
         assert performance_row[2] == "error_rate" and performance_row[-2:] == ["(1", "unmatched)"]
         assert abs(float(performance_row[3]) - counts["errors"] / counts["joined"]) < 1e-3

@@ -29,7 +29,7 @@ from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import Endpoints
-from driftline.streams.state import keys
+from driftline.streams.state import RedisState, keys
 from driftline.streams.state.client import redis_client
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, NUMERIC_FEATURES, FraudSimulator
@@ -187,9 +187,10 @@ async def test_three_hundred_models_over_every_slot_are_counted_exactly_and_aler
         assert sorted(len(h) for h in held.values())[0] > MODELS // 6  # every master holds a share of the models
         assert sum(len(h) for h in held.values()) == MODELS  # each model's keys on one master only
 
-        listed = {line.split()[0] for line in await status_lines(store) if line.startswith(f"cl-{run}-")}
+        lines = await status_lines(RedisState(store.redis))
+        listed = {line.split()[0] for line in lines if line.startswith(f"cl-{run}-")}
         assert listed == set(models)  # SCAN over every master finds every model
-        view = await load_model_view(store, models[0], last=200)
+        view = await load_model_view(RedisState(store.redis), models[0], last=200)
         assert (view.windows, len(view.alerts), view.drifted) == (WINDOWS - 1, 1, ["amount"])  # the dashboard's view
     finally:
         await store.close()
