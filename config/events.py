@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 PREDICTION_FEATURE = "__prediction__"
 PERFORMANCE_FEATURE = "__performance__"
 

@@ -57,7 +57,8 @@ def _kind_or(default: str) -> Callable[[object], str | None]:
 
     def kind(value: object) -> str | None:
         if isinstance(value, dict):
-            return value.get("kind", default)
+            tag: str | None = value.get("kind", default)
+            return tag
         return getattr(value, "kind", None)
 
     return kind

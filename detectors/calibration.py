@@ -136,13 +136,17 @@ def _binned_threshold(test: str, reference_counts: tuple[int, ...], window_size:
 def _row_statistics(test: str, p: np.ndarray, q: np.ndarray, epsilon: float = 1e-4) -> np.ndarray:
     """``test`` between proportions ``p`` and every row of ``q``, vectorised (same formulas as
     :mod:`driftline.detectors.stats`)."""
+    rows: np.ndarray  # numpy types a reduction over an axis as Any
     if test == "psi":
         pf, qf = np.maximum(p, epsilon), np.maximum(q, epsilon)
-        return np.sum((qf - pf) * np.log(qf / pf), axis=1)
+        rows = np.sum((qf - pf) * np.log(qf / pf), axis=1)
+        return rows
     if test == "hellinger":
-        return np.sqrt(np.maximum(1.0 - np.sqrt(p * q).sum(axis=1), 0.0))
+        rows = np.sqrt(np.maximum(1.0 - np.sqrt(p * q).sum(axis=1), 0.0))
+        return rows
     m = (p + q) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
         kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum(axis=1)
-    return np.sqrt(np.maximum((kl_p + kl_q) / 2, 0.0))
+    rows = np.sqrt(np.maximum((kl_p + kl_q) / 2, 0.0))
+    return rows

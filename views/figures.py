@@ -15,6 +15,7 @@ from typing import Any
 from bokeh.embed import json_item
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Range1d
+from bokeh.models.annotations import Title
 from bokeh.plotting import figure
 from bokeh.transform import dodge
 from bokeh.util.paths import bokehjs_path
@@ -42,9 +43,8 @@ def bokeh_js_path() -> Path:
 
 
 def _base(title: str, **kwargs: Any) -> Any:
-    fig = figure(title=title, height=kwargs.pop("height", 240), sizing_mode="stretch_width",
-                 toolbar_location=None, tools="", **kwargs)
-    fig.title.text_font_size = "12px"
+    fig = figure(title=Title(text=title, text_font_size="12px"), height=kwargs.pop("height", 240),
+                 sizing_mode="stretch_width", toolbar_location=None, tools="", **kwargs)
     fig.xaxis.major_label_text_font_size = _FONT
     fig.yaxis.major_label_text_font_size = _FONT
     fig.outline_line_color = None
@@ -190,7 +190,7 @@ def alert_timeline(model: ModelView) -> Any:
     span: dict[str, Any] = {}
     if model.first_start is not None and model.last_end is not None:
         pad = (model.last_end - model.first_start) * 0.02 * 1000.0
-        span["x_range"] = Range1d(model.first_start * 1000.0 - pad, model.last_end * 1000.0 + pad)
+        span["x_range"] = Range1d(start=model.first_start * 1000.0 - pad, end=model.last_end * 1000.0 + pad)
     fig = _base("alerts (▲ fired, ▼ resolved) and retrain triggers (◆) over the windows shown",
                 x_axis_type="datetime", y_range=rows, height=max(140, 34 * len(rows) + 70), **span)
     alerts = ColumnDataSource(columns["timeline:alerts"], name="timeline:alerts")

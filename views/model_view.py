@@ -267,11 +267,13 @@ def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, 
     if not labels.get("joined"):
         return None
     series = Series()
+    rates: list[float] = []  # series.statistic, which here has no None
     for w in windows:
         n, errors = performance.get(w.window_id, (0, 0))
         if n:
+            rates.append(errors / n)
             series.end.append(w.end)
-            series.statistic.append(errors / n)
+            series.statistic.append(rates[-1])
             series.threshold.append(None)
             series.severity.append(None)
             series.n.append(n)
@@ -286,8 +288,8 @@ def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, 
         n_reference=labels["joined"], window_end=series.end[-1] if series.end else None,
         trend=series.statistic[-TREND_POINTS:], bins=["correct", "wrong"],
         reference=_proportions([labels["joined"] - labels.get("errors", 0), labels.get("errors", 0)]),
-        current=_proportions([series.n[-1] - round(series.statistic[-1] * series.n[-1]),
-                              round(series.statistic[-1] * series.n[-1])]) if series.n else [0.0, 0.0],
+        current=_proportions([series.n[-1] - round(rates[-1] * series.n[-1]),
+                              round(rates[-1] * series.n[-1])]) if series.n else [0.0, 0.0],
         series=series, alerts=marks,
     )
 
@@ -299,7 +301,8 @@ def _mark(alert: DriftAlert, on: Series | None = None) -> AlertMark:
     y = alert.statistic
     if on is not None and on.end:
         i = next((i for i, e in enumerate(on.end) if e >= end), len(on.end) - 1)
-        y = on.statistic[i] if on.statistic[i] is not None else y
+        on_y = on.statistic[i]
+        y = on_y if on_y is not None else y
     return AlertMark(end=end, state=alert.state, severity=alert.severity, statistic=alert.statistic,
                      detector=alert.detector, y=y)
 

@@ -96,7 +96,8 @@ class OnlineDetector(ABC):
         """The batch as Python values, after rejecting it whole if any value is invalid."""
         if not np.isfinite(xs).all():
             raise ValueError(f"{self.name} takes finite values; the batch has NaN or inf")
-        return xs.tolist()
+        values: list[Any] = xs.tolist()
+        return values
 
     def update(self, x: float) -> OnlineVerdict:
         """Feed one value; the verdict says whether it completed a drift or a warning."""
@@ -205,7 +206,8 @@ class ErrorStreamDetector(OnlineDetector):
     def _values(self, xs: np.ndarray) -> list[Any]:
         if not np.isin(xs, (0.0, 1.0)).all():
             raise ValueError(f"{self.name} takes 0/1 error indicators; the batch has other values")
-        return xs.astype(np.int64).tolist()
+        values: list[Any] = xs.astype(np.int64).tolist()
+        return values
 
 
 def _check_params(name: str, cls: type, params: dict[str, Any]) -> None:

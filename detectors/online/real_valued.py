@@ -103,7 +103,8 @@ class KSWINDetector(OnlineDetector):
         return core
 
     def get_state(self) -> dict[str, Any]:
-        return self._river.get_state()
+        core: KSWINCore = self._river
+        return core.get_state()
 
     def _set_state(self, data: dict[str, Any]) -> None:
         core = self._make()

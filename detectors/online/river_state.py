@@ -34,7 +34,7 @@ PY_CLASSES: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 # Rust-backed classes: opaque, but their pickle protocol gives (args, bytes) without pickle itself.
 RUST_CLASSES: dict[str, Any] = {  # Any: pyo3 classes have no stubs
-    "AdaptiveWindowing": type(drift.ADWIN()._helper),  # type: ignore[no-untyped-call]
+    "AdaptiveWindowing": type(drift.ADWIN()._helper),
     "RsEWMean": type(stats.EWMean()._ewmean),
 }
 MAX_RUST_BLOB = 1 << 20  # ADWIN's buckets are O(log n): a few KB even after 10^9 values

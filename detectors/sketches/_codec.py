@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +21,7 @@ class SketchFormatError(ValueError):
     """Bytes that are not a sketch of the expected kind and version."""
 
 
-def encode(magic: bytes, header: dict[str, object], arrays: dict[str, np.ndarray]) -> bytes:
+def encode(magic: bytes, header: Mapping[str, object], arrays: dict[str, np.ndarray]) -> bytes:
     layout = [[name, str(arr.dtype.newbyteorder("<")), arr.shape[0]] for name, arr in arrays.items()]
     meta = {**header, "arrays": layout}
     head = json.dumps(meta, separators=(",", ":")).encode()
@@ -27,7 +29,8 @@ def encode(magic: bytes, header: dict[str, object], arrays: dict[str, np.ndarray
     return _PREFIX.pack(magic, FORMAT_VERSION, len(head)) + head + body
 
 
-def decode(magic: bytes, data: bytes) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+def decode(magic: bytes, data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header (as JSON decoded it: each sketch checks its own fields) and the arrays."""
     if len(data) < _PREFIX.size:
         raise SketchFormatError("too short to be a sketch")
     got_magic, version, head_len = _PREFIX.unpack_from(data)

@@ -12,6 +12,8 @@ from driftline.detectors.sketches import _codec
 
 _MAGIC = b"DLCC"
 OTHER = "__other__"
+_NONE = np.array(None, dtype=object)
+"""None as a 0-d object array: what ``np.equal`` compares an object array with, element by element."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +72,7 @@ class CategoricalCounts:
         """A new sketch with the batch added; work is per distinct value, not per event."""
         arr = np.asarray(values, dtype=object).ravel()
         # None and NaN are nulls; the comparisons run in numpy's loop, not a Python one.
-        present = ~(np.equal(arr, None) | np.not_equal(arr, arr)).astype(bool)
+        present = ~(np.equal(arr, _NONE) | np.not_equal(arr, arr)).astype(bool)
         names, counts = _unique(arr[present])
         index = {name: i for i, name in enumerate(self.categories)}
         added = np.zeros_like(self.counts)
@@ -90,8 +92,8 @@ class CategoricalCounts:
     @classmethod
     def from_bytes(cls, data: bytes) -> CategoricalCounts:
         head, arrays = _codec.decode(_MAGIC, data)
-        return cls(categories=tuple(head["categories"]), counts=arrays["counts"],  # type: ignore[arg-type]
-                   nulls=int(head["nulls"]))  # type: ignore[call-overload]
+        return cls(categories=tuple(head["categories"]), counts=arrays["counts"],
+                   nulls=int(head["nulls"]))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CategoricalCounts):

@@ -146,9 +146,9 @@ class NumericHistogram:
     @classmethod
     def from_bytes(cls, data: bytes) -> NumericHistogram:
         head, arrays = _codec.decode(_MAGIC, data)
-        return cls(edges=arrays["edges"], counts=arrays["counts"], total=float(head["total"]),  # type: ignore[arg-type]
-                   total_sq=float(head["total_sq"]), minimum=float(head["min"]),  # type: ignore[arg-type]
-                   maximum=float(head["max"]), nulls=int(head["nulls"]))  # type: ignore[call-overload]
+        return cls(edges=arrays["edges"], counts=arrays["counts"], total=float(head["total"]),
+                   total_sq=float(head["total_sq"]), minimum=float(head["min"]),
+                   maximum=float(head["max"]), nulls=int(head["nulls"]))
 
     def _replace(self, **changes: object) -> NumericHistogram:
         fields = {"edges": self.edges, "counts": self.counts, "total": self.total, "total_sq": self.total_sq,

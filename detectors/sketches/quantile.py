@@ -120,8 +120,8 @@ class QuantileSketch:
     @classmethod
     def from_bytes(cls, data: bytes) -> QuantileSketch:
         head, arrays = _codec.decode(_MAGIC, data)
-        return cls(alpha=float(head["alpha"]), keys=arrays["keys"], counts=arrays["counts"],  # type: ignore[arg-type]
-                   nulls=int(head["nulls"]), max_buckets=int(head["max_buckets"]))  # type: ignore[call-overload]
+        return cls(alpha=float(head["alpha"]), keys=arrays["keys"], counts=arrays["counts"],
+                   nulls=int(head["nulls"]), max_buckets=int(head["max_buckets"]))
 
     def _keys_of(self, arr: np.ndarray) -> np.ndarray:
         magnitude = np.abs(arr)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from driftline.streams.stack.tls import ServerCerts, make_server_certs
 
 CLIENT_USER = "driftline"
 BROKER_USER = "broker"
-SCRAM_MECHANISM = "SCRAM-SHA-512"
+SCRAM_MECHANISM: Final = "SCRAM-SHA-512"  # a SaslMechanism (config.settings)
 REDIS_KEY_PATTERN = "~dl:*"
 """Every key driftline writes starts with ``dl:`` (``streams/state/keys.py``)."""
 
