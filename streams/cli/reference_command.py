@@ -1,0 +1,68 @@
+"""``driftline reference build``: a model's reference (the baseline its windows are compared with), from its
+training data, published for the workers. The detectors and the readers are imported in the run function."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from driftline.config import load_settings
+from driftline.streams.cli.output import err, say
+
+
+def add_reference_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``reference build``; its ``run`` builds and publishes one reference: 0, or 2 on bad input."""
+    reference: argparse.ArgumentParser = subparsers.add_parser(
+        "reference", help="model references (the baselines windows are compared with)"
+    )
+    reference_sub = reference.add_subparsers(metavar="ACTION")
+    build = reference_sub.add_parser("build", help="build a reference from training data and publish it")
+    build.add_argument("--model", required=True, help="the model id")
+    build.add_argument("--data", required=True, type=Path, help="training data: .csv, .jsonl or .parquet")
+    build.add_argument("--version", help="reference version (default: a hash of the reference's content)")
+    build.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature")
+    build.add_argument("--exclude", default="", help="comma-separated columns to leave out (ids, labels)")
+    build.add_argument("--categorical", default="",
+                       help="comma-separated columns to treat as categories even if numeric (class ids, codes)")
+    build.add_argument("--max-categories", type=int, default=50, help="top categories kept; the rest is __other__")
+    build.add_argument("--prediction", help="the column holding the model's prediction (score or class): "
+                                            "profiled as __prediction__ for prior drift")
+    build.set_defaults(run=run_reference_build)
+    return reference
+
+
+def run_reference_build(args: argparse.Namespace) -> int:
+    from driftline.config import ModelId
+    from driftline.detectors import ModelReference, versioned
+    from driftline.streams.references import ReferenceDataError, publish_reference, read_reference_data
+
+    try:
+        TypeAdapter(ModelId).validate_python(args.model)
+        columns = read_reference_data(
+            args.data, exclude=_names(args.exclude), categorical=_names(args.categorical), prediction=args.prediction
+        )
+    except (ValidationError, ReferenceDataError) as exc:
+        err(str(exc))
+        return 2
+    draft = ModelReference.build(args.model, args.version or "draft", columns.numeric, n_bins=args.bins,
+                                 categorical=columns.categorical, max_categories=args.max_categories)
+    reference = versioned(draft, args.version)
+    asyncio.run(publish_reference(load_settings(), reference))
+    say(f"reference {reference.model_id} version {reference.version}: {len(columns.numeric)} numeric "
+        f"features ({args.bins} bins each) and {len(columns.categorical)} categorical from {columns.rows} rows")
+    for name, why in sorted(columns.skipped.items()):
+        say(f"  skipped {name}: {why}")
+    return 0
+
+
+def _names(csv_list: str) -> list[str]:
+    """The names in a comma-separated list, blanks left out.
+
+    >>> _names(" id, label,,")
+    ['id', 'label']
+    """
+    return [name.strip() for name in csv_list.split(",") if name.strip()]
