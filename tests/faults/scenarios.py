@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import orjson
 
@@ -13,6 +11,8 @@ from driftline.streams.state.history import RedisHistory
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.oracle import AlertLog, RunReport, Workload, judge, read_all, topic_records, wait_counted
 from driftline.streams.testing.worker_process import WorkerProcess
+
+from ..support.waiting import wait_until
 
 
 async def finish_and_judge(
@@ -56,20 +56,11 @@ async def assert_history_exact(store: RedisWindowStore, workload: Workload, aler
         kept = {m: {a.alert_id for a in await history.alerts(m)} for m in published}
         return kept == published
 
-    await wait_for(alerts_kept, 15, "the alert history to hold every published alert")
+    await wait_until(alerts_kept, 15, "the alert history to hold every published alert", every=0.1)
 
 
 def assert_exact(verdict: RunReport) -> None:
     assert verdict.exact, verdict
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 def log_count(worker: WorkerProcess, text: str) -> int:

@@ -9,19 +9,18 @@ import random
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import DeadLetter
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.oracle import counted, read_all
 from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
+from ..support.kafka import produce
+from ..support.waiting import wait_until
 from .conftest import WORKLOAD
-from .scenarios import wait_for
 
 PER_WINDOW, WINDOWS, LATENESS = 600, 6, 30
 
@@ -48,11 +47,11 @@ async def test_out_of_order_late_and_skewed_events_are_each_counted_by_a_rule(
             assert worker.alive(), worker.log_tail()
             return (await counted(store, WORKLOAD)).events >= n
 
-        await _send(settings, sim.model_id, stream)
-        await wait_for(lambda: counted_at_least(len(stream)), 90, "the windows' events to be counted")
+        await produce(settings, stream, key=sim.model_id, enable_idempotence=True)
+        await wait_until(lambda: counted_at_least(len(stream)), 90, "the windows' events to be counted", every=0.1)
         assert (await counted(store, WORKLOAD)).late == 0  # disorder within the lateness is not lateness
-        await _send(settings, sim.model_id, stragglers)  # arriving into a running stream
-        await wait_for(lambda: counted_at_least(valid), 90, "every valid event to be counted")
+        await produce(settings, stragglers, key=sim.model_id, enable_idempotence=True)  # into a running stream
+        await wait_until(lambda: counted_at_least(valid), 90, "every valid event to be counted", every=0.1)
         await asyncio.sleep(3)
         now = await counted(store, WORKLOAD)
         letters = [decode(v, DeadLetter, max_bytes=10**7) for v in await read_all(settings, settings.topics.deadletter)]
@@ -71,13 +70,3 @@ def _payload(letter: DeadLetter) -> bytes:
 
     return base64.b64decode(letter.payload_b64)
 
-
-async def _send(settings: Settings, key: str, events: list[dict[str, object]]) -> None:
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send(settings.topics.predictions, orjson.dumps(event), key=key.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()

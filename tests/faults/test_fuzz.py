@@ -11,14 +11,12 @@ import json
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from driftline.config.events import DeadLetter
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.metrics import reason_class
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state.windows import RedisWindowStore
@@ -26,8 +24,9 @@ from driftline.streams.testing.oracle import counted, read_all
 from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
+from ..support.kafka import Message, produce
+from ..support.waiting import wait_until
 from .conftest import WORKLOAD
-from .scenarios import wait_for
 
 MODEL = f"{WORKLOAD.prefix}-1"
 SIM = FraudSimulator(model_id=MODEL, seed=101)
@@ -97,7 +96,7 @@ async def test_every_message_is_counted_once_or_dead_lettered_once(
             letters = await read_all(settings, settings.topics.deadletter)
             return len(letters) + (await counted(store, WORKLOAD)).events >= sent
 
-        await wait_for(settled, 120, "every message to be counted or dead-lettered")
+        await wait_until(settled, 120, "every message to be counted or dead-lettered", every=0.1)
         letters = [decode(v, DeadLetter, max_bytes=10**7) for v in await read_all(settings, settings.topics.deadletter)]
         now = await counted(store, WORKLOAD)
         assert worker.alive(), worker.log_tail()
@@ -120,19 +119,11 @@ def bad_by_hash(bad: list[bytes | None]) -> dict[str | None, bytes]:
 
 async def _interleave(settings: Settings, bad: list[bytes | None]) -> int:
     """Valid events with a bad message after every second one, all on the model's partition."""
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", max_request_size=12_000_000)
-    await producer.start()
-    sent = 0
-    try:
-        queue = list(bad)
-        for i, event in enumerate(VALID):
-            await producer.send(settings.topics.predictions, orjson.dumps(event), key=MODEL.encode())
-            sent += 1
-            if i % 2 == 0 and queue:
-                await producer.send(settings.topics.predictions, queue.pop(), key=MODEL.encode())
-                sent += 1
-        assert not queue
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return sent
+    queue: list[bytes | None] = list(bad)
+    messages: list[Message] = []
+    for i, event in enumerate(VALID):
+        messages.append(event)
+        if i % 2 == 0 and queue:
+            messages.append(queue.pop())
+    assert not queue
+    return await produce(settings, messages, key=MODEL, max_request_size=12_000_000)

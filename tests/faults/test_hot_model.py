@@ -14,8 +14,9 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.oracle import produce
 from driftline.streams.testing.worker_process import WorkerProcess
 
+from ..support.waiting import wait_until
 from .conftest import WORKLOAD
-from .scenarios import assert_exact, finish_and_judge, log_count, wait_for
+from .scenarios import assert_exact, finish_and_judge, log_count
 
 SPREAD = ["--spread-over-partitions"]
 HOLDING = "fault point: alerts of"
@@ -28,7 +29,8 @@ async def test_two_workers_share_hot_models_and_a_kill_mid_close_changes_nothing
     held = settings.model_copy(update={"fault_hold_close_seconds": 120.0})
     holder = WorkerProcess(held, log_path=tmp_path / "holder.log", extra_args=SPREAD)
     holder.start()
-    await wait_for(lambda: _holding(holder), 120, "the worker to hold a window's close, its alerts published")
+    await wait_until(lambda: _holding(holder), 120, "the worker to hold a window's close, its alerts published",
+                     every=0.1)
     holder.kill()  # its lease lapses by itself; the window's alerts are out, its close is not stored
     workers = [WorkerProcess(settings, log_path=tmp_path / f"w{i}.log", extra_args=SPREAD) for i in range(2)]
     for w in workers:

@@ -17,8 +17,9 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.oracle import produce
 from driftline.streams.testing.worker_process import WorkerProcess
 
+from ..support.waiting import wait_until
 from .conftest import WORKLOAD
-from .scenarios import assert_exact, finish_and_judge, log_count, wait_for
+from .scenarios import assert_exact, finish_and_judge, log_count
 
 HELD = "fault point: Redis written, holding the offset commit"
 KILLS = 20
@@ -38,7 +39,7 @@ async def test_sigkill_twenty_times_mid_batch_and_between_redis_and_commit(
         worker = WorkerProcess(held if holding else settings, log_path=tmp_path / f"w{kill}.log", loglevel="warning")
         worker.start()
         if holding:
-            await wait_for(lambda w=worker: _has(w, HELD), 60, "the worker to reach the commit")
+            await wait_until(lambda w=worker: _has(w, HELD), 60, "the worker to reach the commit", every=0.1)
             at_commit += 1
         else:
             await asyncio.sleep(rng.uniform(2.0, 6.0))  # start-up is ~3 s: before, during or after a batch
@@ -120,7 +121,8 @@ async def test_replaying_applied_offsets_changes_nothing(
             await store.redis.delete(keys.partition_progress(group))
         with WorkerProcess(settings, log_path=tmp_path / f"replay-{forget_progress}.log") as replay:
             if forget_progress:
-                await wait_for(lambda w=replay: _replayed(store, group, w), 90, "the replay to reach the end")
+                await wait_until(lambda w=replay: _replayed(store, group, w), 90, "the replay to reach the end",
+                                 every=0.1)
             else:
                 await asyncio.sleep(10)
             verdict = await finish_and_judge(settings, store, WORKLOAD, [replay], undisturbed_alert_ids)

@@ -3,26 +3,23 @@ original bytes, the worker keeps running, and the valid events around them are c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import DeadLetter
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
-from .test_end_to_end import read_topic
-from .test_monitor import wait_counted
+from ..support.kafka import Message, produce, read_topic
+from ..support.waiting import wait_counted
 
 pytestmark = pytest.mark.integration
 
@@ -70,18 +67,12 @@ async def test_every_bad_message_is_dead_lettered_and_the_good_ones_counted(
     await store.put_reference(sim.reference())
     events = [*sim.events(window=0, n=400), *sim.events(window=1, n=400), *sim.events(window=2, n=10)]
     bad = corpus(sim.model_id, events[0])
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", max_request_size=2_000_000)
-    await producer.start()
-    try:
-        sends = []
-        for i, event in enumerate(events):  # every bad message between two good ones, on the model's partition
-            key = sim.model_id.encode()
-            sends.append(await producer.send(settings.topics.predictions, orjson.dumps(event), key=key))
-            if i % 30 == 0 and i // 30 < len(bad):
-                sends.append(await producer.send(settings.topics.predictions, bad[i // 30], key=key))
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    messages: list[Message] = []
+    for i, event in enumerate(events):  # every bad message between two good ones, on the model's partition
+        messages.append(event)
+        if i % 30 == 0 and i // 30 < len(bad):
+            messages.append(bad[i // 30])
+    await produce(settings, messages, key=sim.model_id, max_request_size=2_000_000)
     assert len(events) // 30 >= len(bad)
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:

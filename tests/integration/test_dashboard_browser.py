@@ -19,12 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import KafkaSettings, load_settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.cli.demo import CATEGORY_DRIFT
 from driftline.streams.cli.demo import DRIFTED as DEMO_DRIFT
 from driftline.streams.testing.simulate import FraudSimulator
@@ -38,6 +35,7 @@ from ..browser import (
     save_screenshot,
     wait_until,
 )
+from ..support.kafka import produce
 
 pytestmark = pytest.mark.integration
 
@@ -64,15 +62,9 @@ async def produce_more(demo: Demo, windows: range) -> None:
     """More drifting windows of the demo's model, into the demo's own Kafka, for its worker to take."""
     settings = load_settings(kafka=KafkaSettings(bootstrap=demo.kafka_bootstrap))
     sim = FraudSimulator(model_id="fraud-detector")
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
-    await producer.start()
-    try:
-        for window in windows:
-            for event in sim.events(window=window, n=500, shift=DEMO_DRIFT, category_shift=CATEGORY_DRIFT):
-                await producer.send(settings.topics.predictions, orjson.dumps(event), key=sim.model_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await produce(settings, (event for window in windows
+                             for event in sim.events(window=window, n=500, shift=DEMO_DRIFT,
+                                                     category_shift=CATEGORY_DRIFT)))
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,9 @@ from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.dashboard import dashboard_app
 
+from ..support.kafka import produce, read_topic
+from ..support.waiting import wait_closed
 from .conftest import settings_for
-from .test_end_to_end import read_topic, wait_until
-from .test_monitor import produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -58,12 +58,7 @@ async def monitored(stack_endpoints: Endpoints, tmp_path_factory: pytest.TempPat
     log = tmp_path_factory.mktemp("history") / "worker.log"
     with WorkerProcess(settings, log_path=log, loglevel="warning") as worker:
         await produce(settings, events)
-
-        async def closed() -> bool:
-            assert worker.alive(), worker.log_tail()
-            return await store.closed_window_count(sim.model_id) >= WINDOWS - 1
-
-        await wait_until(closed, 120, "the worker to close every finished window")
+        await wait_closed(store, worker, [sim.model_id], WINDOWS)
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 3)]
         triggers = [decode(v, RetrainTrigger, max_bytes=10**6)
                     for v in await read_topic(settings, settings.topics.retrain, 1)]

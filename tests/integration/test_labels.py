@@ -4,17 +4,14 @@ the unmatched and the malformed ones apart."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert, RetrainTrigger
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state import RedisState
@@ -24,8 +21,8 @@ from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.status import status_lines
 
-from .test_end_to_end import read_topic, wait_until
-from .test_monitor import produce, wait_counted
+from ..support.kafka import produce, read_topic
+from ..support.waiting import wait_counted, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -57,17 +54,10 @@ async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_tri
               b'{"model_id": "x", "label": 1}']
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--join-labels"]) as worker:
-            await produce(settings, iter(events))
+            await produce(settings, events)
 
             assert await wait_counted(store, sim.model_id, WINDOWS, len(events)) == len(events)  # all kept
-            producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20)
-            await producer.start()
-            try:
-                sends = [await producer.send(settings.topics.labels, v, key=sim.model_id.encode())
-                         for v in [*labels, *strays]]
-                await asyncio.gather(*sends)
-            finally:
-                await producer.stop()
+            await produce(settings, [*labels, *strays], topic=settings.topics.labels, key=sim.model_id)
 
             async def joined() -> bool:
                 assert worker.alive(), worker.log_tail()

@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.metrics import WorkerMetrics
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.consumer import BatchIngest
@@ -23,8 +21,8 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
-from .test_end_to_end import wait_until
-from .test_monitor import produce
+from ..support.kafka import produce
+from ..support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +57,7 @@ async def test_metrics_endpoint_reports_the_stream(settings: Settings, tmp_path:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log") as worker:
             events = [e for w in range(4)
                       for e in sim.events(window=w, n=500, shift={"amount": 2.0} if w == 2 else None)]
-            produced = await produce(settings, iter([*events, {"model_id": "nobody", "junk": True}]))
+            produced = await produce(settings, [*events, {"model_id": "nobody", "junk": True}])
 
             async def scraped_all() -> bool:
                 assert worker.alive(), worker.log_tail()
@@ -135,14 +133,8 @@ class CountingProcessor:
 
 
 async def produce_to_partitions(settings: Settings, per_partition: int, partitions: int = 4) -> None:
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
-    await producer.start()
-    try:
-        futures = [await producer.send(settings.topics.predictions, b"{}", partition=p)
-                   for p in range(partitions) for _ in range(per_partition)]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    for p in range(partitions):
+        await produce(settings, [b"{}"] * per_partition, partition=p)
 
 
 def lag_partitions(metrics: WorkerMetrics) -> set[str]:

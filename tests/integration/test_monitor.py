@@ -12,9 +12,7 @@ import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import (
     PREDICTION_FEATURE,
@@ -24,67 +22,19 @@ from driftline.config.events import (
     RetrainTrigger,
 )
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
-from .test_end_to_end import read_topic, wait_until
-from .test_triggers_exec import RECORD, read_lines, start, stop, wait_lines
+from ..support.kafka import produce, read_topic
+from ..support.triggers import RECORD, read_lines, start, stop, wait_lines
+from ..support.waiting import wait_closed, wait_counted
 
 pytestmark = pytest.mark.integration
 
 WINDOWS, DRIFT_AT, DRIFT_END = 12, 3, 7
-
-
-async def produce(settings: Settings, events: Iterable[dict[str, object]]) -> int:
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20, max_batch_size=262_144)
-    await producer.start()
-    sent = 0
-    try:
-        futures = []
-        for event in events:
-            futures.append(await producer.send(settings.topics.predictions, orjson.dumps(event),
-                                               key=str(event["model_id"]).encode()))
-            sent += 1
-            if len(futures) >= 5000:
-                await asyncio.gather(*futures)
-                futures = []
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return sent
-
-
-async def counted_events(store: RedisWindowStore, model_id: str, windows: int) -> int:
-    first = int(EPOCH.timestamp()) // 60
-    return sum([(await store.read_bucket(model_id, first + w)).n_events for w in range(windows)])
-
-
-async def wait_closed(
-    store: RedisWindowStore, worker: WorkerProcess, model_ids: list[str], windows: int, seconds: float = 120
-) -> None:
-    """Until every model has closed all but its last window (the last has no later event to close it)."""
-
-    async def closed() -> bool:
-        assert worker.alive(), worker.log_tail()
-        return min([await store.closed_window_count(m) for m in model_ids]) >= windows - 1
-
-    await wait_until(closed, seconds, "every finished window to close")
-
-
-async def wait_counted(store: RedisWindowStore, model_id: str, windows: int, n: int, seconds: float = 60) -> int:
-    """Until the model's windows hold ``n`` events (the last window's may still be in flight), then the count
-    after a pause: anything above ``n`` would be a double count, so it gets the time to show."""
-
-    async def all_there() -> bool:
-        return await counted_events(store, model_id, windows) >= n
-
-    await wait_until(all_there, seconds, f"{n} events counted")
-    await asyncio.sleep(1.0)
-    return await counted_events(store, model_id, windows)
 
 
 def window_of(alert: DriftAlert) -> int:
@@ -174,7 +124,7 @@ async def test_200k_events_without_drift_raise_no_alert_and_count_exactly(settin
         latest = await store.latest(sim.model_id)
         assert len(latest) == 24  # 20 numeric + 3 categorical features + the prediction, all evaluated
         assert all(stat["severity"] is None for stat in latest.values()), latest
-        alerts = await read_topic(settings, settings.topics.alerts, 0, wait_seconds=5)
+        alerts = await read_topic(settings, settings.topics.alerts)
         assert alerts == []
     finally:
         await store.close()

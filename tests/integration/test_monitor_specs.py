@@ -17,8 +17,8 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess, _worker_env
 
-from .test_end_to_end import read_topic
-from .test_monitor import produce, wait_closed, wait_counted
+from ..support.kafka import produce, read_topic
+from ..support.waiting import wait_closed, wait_counted
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 

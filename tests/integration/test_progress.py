@@ -14,8 +14,8 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
-from .test_end_to_end import wait_until
-from .test_monitor import counted_events, produce
+from ..support.kafka import produce
+from ..support.waiting import assert_alive, counted, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -32,7 +32,7 @@ async def test_a_worker_rereads_what_redis_lost(settings: Settings, tmp_path: Pa
         produced = await produce(settings, (e for w in range(WINDOWS) for e in sim.events(window=w, n=1000)))
         with WorkerProcess(settings, log_path=tmp_path / "first.log"):
             async def all_counted() -> bool:
-                return await counted_events(store, sim.model_id, WINDOWS) == produced
+                return (await counted(store, sim.model_id, WINDOWS)).in_windows == produced
 
             await wait_until(all_counted, 60, "the first worker to count everything")
         # Redis loses everything (restored from an empty snapshot); Kafka keeps the group's committed offsets.
@@ -41,11 +41,11 @@ async def test_a_worker_rereads_what_redis_lost(settings: Settings, tmp_path: Pa
         await store.put_reference(reference)
         with WorkerProcess(settings, log_path=tmp_path / "second.log") as second:
             async def recounted() -> bool:
-                assert second.alive(), second.log_tail()
-                return await counted_events(store, sim.model_id, WINDOWS) >= produced
+                assert_alive(second)
+                return (await counted(store, sim.model_id, WINDOWS)).in_windows >= produced
 
             await wait_until(recounted, 60, "the second worker to re-read what Redis lost")
             assert "no progress in Redis (state lost?)" in second.log_tail(200_000)
-        assert await counted_events(store, sim.model_id, WINDOWS) == produced
+        assert (await counted(store, sim.model_id, WINDOWS)).in_windows == produced
     finally:
         await store.close()

@@ -11,21 +11,17 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pytest
 import redis
-from aiokafka import AIOKafkaProducer
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from driftline.config.events import DriftAlert
-from driftline.config.settings import Settings
 from driftline.detectors.reference import ModelReference
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import Endpoints
@@ -37,8 +33,9 @@ from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.load import load_model_view
 from driftline.views.status import status_lines
 
+from ..support.kafka import produce, read_topic
+from ..support.waiting import wait_until
 from .conftest import settings_for, stack_cli_env
-from .test_end_to_end import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,39 +72,28 @@ def drifting(model_id: str) -> bool:
     return int(model_id.rsplit("-", 1)[1]) % 3 == 0
 
 
-def events_of(model_id: str, sim: FraudSimulator, window: int) -> list[bytes]:
+def events_of(model_id: str, sim: FraudSimulator, window: int) -> list[dict[str, object]]:
     """The model's ``PER_WINDOW`` events of one window (two features), the drifting ones' amount shifted."""
     rng = np.random.default_rng([int(model_id.rsplit("-", 1)[1]), window])
     shift = {"amount": SHIFT_SDS} if drifting(model_id) else None
     values = sim.numeric_sample(PER_WINDOW, rng, shift)
     columns = [NUMERIC_FEATURES.index(f) for f in FEATURES]
     start = EPOCH.timestamp() + 60 * window
-    return [orjson.dumps({
+    return [{
         "schema_version": 1, "model_id": model_id, "model_version": "v1", "prediction_id": f"{model_id}-{window}-{i}",
         "ts": start + 60 * i / PER_WINDOW, "features": {f: float(values[i, c]) for f, c in zip(FEATURES, columns,
                                                                                                 strict=True)},
         "prediction": 0.5,
-    }) for i in range(PER_WINDOW)]
+    } for i in range(PER_WINDOW)]
 
 
-async def produce(settings: Settings, models: list[str], sim: FraudSimulator) -> int:
+def traffic(models: list[str], sim: FraudSimulator) -> Iterator[dict[str, object]]:
     """Window by window, the models interleaved in chunks, so each batch the worker reads spans many slots."""
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all", linger_ms=20)
-    await producer.start()
-    sent = 0
-    try:
-        for window in range(WINDOWS):
-            per_model = {m: events_of(m, sim, window) for m in models}
-            futures = []
-            for chunk in range(0, PER_WINDOW, CHUNK):
-                for m in models:
-                    for value in per_model[m][chunk:chunk + CHUNK]:
-                        futures.append(await producer.send(settings.topics.predictions, value, key=m.encode()))
-            await asyncio.gather(*futures)
-            sent += len(futures)
-    finally:
-        await producer.stop()
-    return sent
+    for window in range(WINDOWS):
+        per_model = {m: events_of(m, sim, window) for m in models}
+        for chunk in range(0, PER_WINDOW, CHUNK):
+            for m in models:
+                yield from per_model[m][chunk:chunk + CHUNK]
 
 
 def keys_per_master(cluster: RedisCluster, run: str) -> dict[str, set[str]]:
@@ -158,7 +144,7 @@ async def test_three_hundred_models_over_every_slot_are_counted_exactly_and_aler
         worker = WorkerProcess(settings, log_path=log, window_seconds=60, min_samples=100,
                                extra_args=["--fire-after", "2"])
         with worker:
-            produced = await produce(settings, models, sim)
+            produced = await produce(settings, traffic(models, sim))
 
             async def done() -> bool:
                 assert worker.alive(), worker.log_tail()

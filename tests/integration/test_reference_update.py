@@ -18,8 +18,8 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, NUMERIC_FEATURES, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
-from .test_end_to_end import read_topic
-from .test_monitor import produce, wait_closed
+from ..support.kafka import produce, read_topic
+from ..support.waiting import wait_closed
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,6 @@ new random passwords):
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -22,13 +21,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import DeadLetter, DriftAlert
 from driftline.config.settings import MASK, Settings, TopicSettings, load_settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import LocalStack
@@ -36,8 +32,9 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
+from ..support.kafka import produce, read_topic
+from ..support.waiting import counted, wait_until
 from .conftest import stack_cli_env
-from .test_end_to_end import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -83,21 +80,11 @@ def cli(stack: LocalStack, settings: Settings, *args: str, **overrides: str) -> 
                           text=True, timeout=FAIL_WITHIN_SECONDS, check=False)
 
 
-async def produce(settings: Settings, sim: FraudSimulator) -> int:
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
-    await producer.start()
-    sent = 0
-    try:
-        for window in range(WINDOWS):
-            shift = {"amount": 1.5} if window >= DRIFT_AT else None
-            futures = [await producer.send(settings.topics.predictions, orjson.dumps(e), key=sim.model_id.encode())
-                       for e in sim.events(window=window, n=PER_WINDOW, shift=shift)]
-            await asyncio.gather(*futures)
-            sent += PER_WINDOW
-        await producer.send_and_wait(settings.topics.predictions, MALFORMED, key=sim.model_id.encode())
-    finally:
-        await producer.stop()
-    return sent
+def traffic(sim: FraudSimulator) -> Iterator[dict[str, object] | bytes]:
+    """The model's windows, ``amount`` shifted from DRIFT_AT on, then a malformed message."""
+    for window in range(WINDOWS):
+        yield from sim.events(window=window, n=PER_WINDOW, shift={"amount": 1.5} if window >= DRIFT_AT else None)
+    yield MALFORMED
 
 
 async def test_worker_with_the_credentials_counts_every_event_and_prints_no_secret(
@@ -112,7 +99,7 @@ async def test_worker_with_the_credentials_counts_every_event_and_prints_no_secr
     try:
         await store.put_reference(sim.reference())
         with WorkerProcess(settings, log_path=log_path, window_seconds=60, loglevel="debug") as worker:
-            produced = await produce(settings, sim)
+            produced = await produce(settings, traffic(sim), key=sim.model_id) - 1  # all but the malformed one
             first = int(EPOCH.timestamp()) // 60
 
             async def all_counted() -> bool:
@@ -121,9 +108,9 @@ async def test_worker_with_the_credentials_counts_every_event_and_prints_no_secr
                 return windows.n_events >= produced and await store.closed_window_count(sim.model_id) >= WINDOWS - 1
 
             await wait_until(all_counted, 120, "the worker to count every event")
-            counted = sum([(await store.read_bucket(sim.model_id, first + w)).n_events for w in range(WINDOWS)])
+            now = await counted(store, sim.model_id, WINDOWS)
             status = cli(secure_stack, settings, "status")
-        assert counted == produced  # every event exactly once, through SASL_SSL and Redis over TLS
+        assert now.in_windows == produced  # every event exactly once, through SASL_SSL and Redis over TLS
         assert "Authenticated as driftline via SCRAM-SHA-512" in log_path.read_text()  # the log checked below
         assert status.returncode == 0, status.stderr
         assert any(line.startswith(sim.model_id + " ") for line in status.stdout.splitlines())

@@ -6,27 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import io
-import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import RetrainTrigger, TimeWindow
 from driftline.config.settings import Settings
-from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.cli.triggers_exec import TriggerRunner
 from driftline.streams.ingest.decode import encode
-from driftline.streams.testing.worker_process import _worker_env
+
+from ..support.kafka import produce
+from ..support.triggers import RECORD, read_lines, start, stop, wait_lines
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
-RECORD = "import json, os, sys; t = json.load(sys.stdin); open(sys.argv[1], 'a').write(t['trigger_id'] + ' ' + os.environ['DRIFTLINE_TRIGGER_ID'] + '\\n')"  # noqa: E501
 FAIL = "import sys; sys.exit(3)"
 
 
@@ -37,44 +34,9 @@ def trigger(model: str, n: int) -> RetrainTrigger:
                           evidence={"amount": 0.5})
 
 
-async def send(settings: Settings, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(settings.topics.retrain, value, key=b"k")
-    finally:
-        await producer.stop()
-
-
-def start(
-    settings: Settings, script: str, *args: str, retries: int = 0, group: str | None = None
-) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "driftline.streams.cli.main", "triggers", "exec", "--retries", str(retries),
-            *(["--group", group] if group else []), "--", sys.executable, "-c", script, *args]
-    return subprocess.Popen(argv, env=_worker_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def read_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-async def wait_lines(path: Path, n: int, seconds: float = 30.0) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        lines = read_lines(path)
-        if len(lines) >= n:
-            return lines
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{path} has fewer than {n} lines after {seconds}s")
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, out
-    return out
+async def send(settings: Settings, values: list[bytes], partition: int | None = None) -> None:
+    """Onto the retrain topic, in order (one key: one partition)."""
+    await produce(settings, values, topic=settings.topics.retrain, key="k", partition=partition)
 
 
 async def test_each_trigger_runs_once_across_duplicates_and_restarts(settings: Settings, tmp_path: Path) -> None:
@@ -150,12 +112,7 @@ async def test_a_rebalance_during_a_long_command_does_not_run_it_twice(settings:
     await ensure_topics(settings)
     model, ran = f"m-{settings.app_id[-8:]}", tmp_path / "ran.txt"
     slow = RECORD.replace("import json,", "import time; time.sleep(10); import json,")
-    producer = AIOKafkaProducer(**kafka_options(settings.kafka), acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(settings.topics.retrain, encode(trigger(model, 1)), key=b"k", partition=0)
-    finally:
-        await producer.stop()
+    await send(settings, [encode(trigger(model, 1))], partition=0)
     out_a, out_b = io.StringIO(), io.StringIO()
     a = TriggerRunner(named(settings, "z-runner"), [sys.executable, "-c", slow, str(ran)], retries=0, out=out_a)
     b = TriggerRunner(named(settings, "a-runner"), [sys.executable, "-c", RECORD, str(ran)], retries=0, out=out_b)

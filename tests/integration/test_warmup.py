@@ -3,7 +3,6 @@ and drift after them alerts as usual; every event is either in the reference or 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
-from .test_end_to_end import read_topic, wait_until
-from .test_monitor import counted_events, produce
+from ..support.kafka import produce, read_topic
+from ..support.waiting import wait_counted, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -47,12 +46,8 @@ async def test_warmup_reference_from_the_first_events_then_drift_alerts(settings
             assert 3000 <= in_reference <= 6000
             assert reference.features["channel"].kind == "categorical"
             assert reference.features["__prediction__"].kind == "numeric"
-            async def all_counted() -> bool:
-                return await counted_events(store, sim.model_id, windows) + in_reference >= produced
-
-            await wait_until(all_counted, 60, "every event in the reference or a window")
-            await asyncio.sleep(1.0)  # time for a double count to show
-            assert await counted_events(store, sim.model_id, windows) + in_reference == produced
+            # every event in the reference or a window, then time for a double count to show
+            assert await wait_counted(store, sim.model_id, windows, produced - in_reference) + in_reference == produced
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 2)]
         story = [(a.feature, a.state, int((a.window.start.timestamp() - EPOCH.timestamp()) // 60)) for a in alerts]
         assert story == [("amount", "firing", 6), ("amount", "resolved", 10)]
