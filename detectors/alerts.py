@@ -7,8 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from driftline.config.events import CategoricalEvidence, DriftAlert, HistogramEvidence, TimeWindow
-from driftline.config.monitor_spec import OnlineDetectorSpec
+from driftline.config import CategoricalEvidence, DriftAlert, HistogramEvidence, OnlineDetectorSpec, TimeWindow
 from driftline.detectors.ids import alert_id
 from driftline.detectors.online.watch import WatchTransition
 from driftline.detectors.policies.alert_policy import AlertPolicy, AlertState, Observation, Transition, step

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from driftline.config.events import top_class
+from driftline.config import top_class
 from driftline.detectors.reference import category_name
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from driftline.config.events import PREDICTION_FEATURE
-from driftline.config.monitor_spec import CategoricalFeature, Feature, ModelSpec, NumericFeature
+from driftline.config import PREDICTION_FEATURE, CategoricalFeature, Feature, ModelSpec, NumericFeature
 from driftline.detectors.reference import CategoricalReference, ModelReference
 
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftline.config.events import segment_key
-from driftline.config.monitor_spec import Feature, ModelSpec, Thresholds
+from driftline.config import Feature, ModelSpec, Thresholds, segment_key
 from driftline.detectors.calibration import CALIBRATED_TESTS, binned_threshold
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, decide
 from driftline.detectors.policies.alert_policy import (

@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 from bokeh.transform import dodge
 from bokeh.util.paths import bokehjs_path
 
-from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE
+from driftline.config import PERFORMANCE_FEATURE, PREDICTION_FEATURE
 from driftline.views.model_view import FeatureView, ModelView
 
 REFERENCE_COLOUR = "#94a3b8"

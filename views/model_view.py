@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
-from driftline.detectors.reference import CategoricalReference, ModelReference
+from driftline.config import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
+from driftline.detectors import CategoricalReference, ModelReference
 from driftline.streams import FeaturePoint, WindowPoint
 
 TREND_POINTS = 30

@@ -6,7 +6,7 @@ Colours (when the output is a terminal and ``NO_COLOR`` is unset) always come wi
 
 from __future__ import annotations
 
-from driftline.config.events import PERFORMANCE_FEATURE
+from driftline.config import PERFORMANCE_FEATURE
 from driftline.streams import State
 from driftline.views.load import load_model_view
 from driftline.views.model_view import TREND_POINTS, FeatureView, ModelView

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE
+from driftline.config import PERFORMANCE_FEATURE, PREDICTION_FEATURE
 from driftline.detectors.ids import trigger_id as make_trigger_id
 from driftline.detectors.policies.codec import PolicyStateError, check_fields, dump, load
 

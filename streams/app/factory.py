@@ -15,9 +15,7 @@ from typing import Any
 
 import faust
 
-from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
-from driftline.config.monitor_spec import ModelSpec
-from driftline.config.settings import Settings, cache_dir
+from driftline.config import DeadLetter, DriftAlert, ModelSpec, RetrainTrigger, Settings, cache_dir
 from driftline.streams.app.kafka import ssl_context
 from driftline.streams.app.metrics import WorkerMetrics, install_metrics_page
 from driftline.streams.ingest.consumer import BatchIngest
@@ -54,10 +52,9 @@ def create_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
     )
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
     topics = settings.topics
-    sinks = {name: app.topic(name, **raw) for name in (topics.alerts, topics.deadletter, topics.references,
-                                                        topics.retrain)}
+    sinks = {name: app.topic(name, key_serializer="raw", value_serializer="raw")
+             for name in (topics.alerts, topics.deadletter, topics.references, topics.retrain)}
     state = RedisState.from_settings(settings.redis, keep_events=settings.history_events)
 
     metrics = WorkerMetrics()

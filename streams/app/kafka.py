@@ -7,18 +7,19 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
-from driftline.config.settings import KafkaSettings
+from driftline.config import KafkaSettings
 
 
 def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
     if kafka.security_protocol not in {"SSL", "SASL_SSL"}:
         return None
-    return create_ssl_context(
+    context: ssl.SSLContext = create_ssl_context(
         cafile=kafka.ssl_cafile,
         certfile=kafka.ssl_certfile,
         keyfile=kafka.ssl_keyfile,
         password=kafka.ssl_keyfile_password.get_secret_value() if kafka.ssl_keyfile_password else None,
     )
+    return context
 
 
 def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:

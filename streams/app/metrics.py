@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
+from driftline.config import DeadLetter, DriftAlert, RetrainTrigger
 
 #: Every value the ``reason`` label of ``driftline_dead_lettered_total`` can take.
 REASON_CLASSES = ("empty", "not_json", "too_large", "schema", "unknown_model", "clock_skew", "not_joined",
@@ -136,7 +136,7 @@ def install_metrics_page(app: faust.App, metrics: WorkerMetrics) -> None:
     ``Settings.metrics_port`` is not 0. Call before the app starts.
     """
 
-    @app.page("/metrics")
+    @app.page("/metrics")  # type: ignore[arg-type]  # faust types a page handler as a View method
     async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         # aiohttp refuses a charset inside content_type, and Prometheus' type carries one: send it as a header.
         return web.bytes(metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -21,7 +21,7 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 from redis.exceptions import AuthenticationError, NoPermissionError, RedisClusterException, RedisError
 
-from driftline.config.settings import RedisSettings, Settings
+from driftline.config import RedisSettings, Settings
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.state import redis_client
 

@@ -8,7 +8,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from driftline.config.settings import Settings
+from driftline.config import Settings
 from driftline.streams.app.kafka import kafka_options
 
 log = logging.getLogger(__name__)

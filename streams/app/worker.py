@@ -6,8 +6,7 @@ import asyncio
 
 import faust
 
-from driftline.config.monitor_spec import ModelSpec
-from driftline.config.settings import Settings
+from driftline.config import ModelSpec, Settings
 from driftline.streams.app.factory import create_app
 from driftline.streams.app.preflight import check_services
 from driftline.streams.app.topics import ensure_topics

@@ -6,10 +6,9 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer
 
-from driftline.config.events import DriftAlert
-from driftline.config.settings import Settings
+from driftline.config import DriftAlert, Settings
 from driftline.streams.app.kafka import kafka_options
-from driftline.streams.ingest.decode import InvalidEvent, decode
+from driftline.streams.ingest import InvalidEvent, decode
 
 
 def format_alert(alert: DriftAlert) -> str:

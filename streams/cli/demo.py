@@ -29,8 +29,15 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from driftline.config.events import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert
-from driftline.config.settings import KafkaSettings, Settings, external_services, load_settings
+from driftline.config import (
+    PERFORMANCE_FEATURE,
+    PREDICTION_FEATURE,
+    DriftAlert,
+    KafkaSettings,
+    Settings,
+    external_services,
+    load_settings,
+)
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.cli.alerts_tail import format_alert

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from driftline.config.monitor_spec import ModelSpec, MonitorConfig, SpecError, parse_monitor_config
+from driftline.config import ModelSpec, MonitorConfig, SpecError, parse_monitor_config
 
 
 def load_monitor_config(path: Path) -> MonitorConfig:

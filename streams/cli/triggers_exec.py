@@ -25,12 +25,10 @@ from typing import TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from driftline.config.events import RetrainTrigger
-from driftline.config.settings import Settings
+from driftline.config import RetrainTrigger, Settings
 from driftline.streams.app.kafka import kafka_options
-from driftline.streams.ingest.decode import InvalidEvent, decode
-from driftline.streams.state import RedisState
-from driftline.streams.state.lease import TriggerLease
+from driftline.streams.ingest import InvalidEvent, decode
+from driftline.streams.state import RedisState, TriggerLease
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@ check of the common prediction (:mod:`.fast_path`), and retrying instead of rais
 
 from __future__ import annotations
 
-from driftline.streams.ingest.decode import InvalidEvent, Record, dead_letter, decode, encode
+from driftline.streams.ingest.decode import Record, dead_letter, decode, encode
+from driftline.streams.ingest.errors import InvalidEvent, Replan, StateBehind
 
-__all__ = ["InvalidEvent", "Record", "dead_letter", "decode", "encode"]
+__all__ = ["InvalidEvent", "Record", "Replan", "StateBehind", "dead_letter", "decode", "encode"]

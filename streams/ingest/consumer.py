@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from mode import Service
 
-from driftline.config.settings import Settings
+from driftline.config import Settings
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.metrics import WorkerMetrics
 from driftline.streams.ingest.decode import Record
@@ -56,7 +56,7 @@ class BatchProcessor(Protocol):
         ``guard()`` runs before every attempt; the :class:`StateBehind` it raises is raised."""
 
 
-class BatchIngest(Service):  # type: ignore[misc]
+class BatchIngest(Service):
     """Consume one topic in batches; process; commit. One batch at a time keeps offsets exact.
 
     The consumer group is ``<app_id>.<topic_role>`` (for example ``driftline.predictions``).
@@ -108,7 +108,7 @@ class BatchIngest(Service):  # type: ignore[misc]
             async with self.lock:
                 await self._consumer.stop()
 
-    @Service.task  # type: ignore[misc]
+    @Service.task
     async def _consume(self) -> None:
         consumer = self._consumer
         assert consumer is not None

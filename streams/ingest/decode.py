@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from driftline.config.events import DeadLetter, PredictionEvent
+from driftline.config import DeadLetter, PredictionEvent
 from driftline.streams.ingest.errors import InvalidEvent
 from driftline.streams.ingest.fast_path import fast_prediction_fields
 
@@ -192,7 +192,7 @@ def decode_batch(
     batch = DecodedBatch()
     for rec in records:
         raw = rec.value
-        fields = None
+        fields: tuple[Any, ...] | None = None
         if raw and len(raw) <= max_bytes:
             try:
                 fields = fast_prediction_fields(loads(raw))

@@ -67,9 +67,9 @@ async def until_done(
     while True:
         try:
             return await step()
-        except (asyncio.CancelledError, *give_up_on):
-            raise
-        except Exception as exc:  # noqa: BLE001 — retried, never raised
+        except Exception as exc:  # retried, never raised (cancellation is no Exception: it passes)
+            if give_up_on and isinstance(exc, give_up_on):
+                raise
             delay = delays[min(attempt, len(delays) - 1)]
             attempt += 1
             if isinstance(exc, TRANSIENT):

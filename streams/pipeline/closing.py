@@ -16,9 +16,8 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from driftline.config.settings import Settings
-from driftline.detectors.alerts import compare_window, window_alerts
-from driftline.detectors.window_compare import FeatureWindow
+from driftline.config import Settings
+from driftline.detectors import FeatureWindow, compare_window, window_alerts
 from driftline.streams.pipeline.model_setup import ModelMonitor
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep

@@ -27,12 +27,18 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert, LabelEvent
-from driftline.config.monitor_spec import ModelSpec, OnlineDetectorSpec
-from driftline.config.settings import Settings
-from driftline.detectors.error_indicator import NotComparable, error_of
-from driftline.streams.ingest.decode import InvalidEvent, Record, decode, record_dead_letter
-from driftline.streams.ingest.errors import Replan
+from driftline.config import (
+    PERFORMANCE_FEATURE,
+    DeadLetter,
+    DriftAlert,
+    LabelEvent,
+    ModelSpec,
+    OnlineDetectorSpec,
+    Settings,
+)
+from driftline.detectors import NotComparable, error_of
+from driftline.streams.ingest.decode import Record, decode, record_dead_letter
+from driftline.streams.ingest.errors import InvalidEvent, Replan
 from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts
 from driftline.streams.pipeline.model_setup import WindowLayout, policy_of
 from driftline.streams.pipeline.online import OnlineRunner, OnlineStream

@@ -14,19 +14,8 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from driftline.config.monitor_spec import (
-    AlertPolicySpec,
-    ModelSpec,
-    RetrainPolicySpec,
-    SlidingWindow,
-    Thresholds,
-    TumblingWindow,
-)
-from driftline.detectors.online import make_detector
-from driftline.detectors.policies.alert_policy import AlertPolicy
-from driftline.detectors.policies.retrain_policy import RetrainPolicy
-from driftline.detectors.reference import ModelReference
-from driftline.detectors.spec_resolution import resolve_spec, spec_problems
+from driftline.config import AlertPolicySpec, ModelSpec, RetrainPolicySpec, SlidingWindow, Thresholds, TumblingWindow
+from driftline.detectors import AlertPolicy, ModelReference, RetrainPolicy, make_detector, resolve_spec, spec_problems
 from driftline.streams.pipeline.plan import ModelIngest
 from driftline.streams.state import ReferenceStore
 

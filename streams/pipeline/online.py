@@ -23,11 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from driftline.config.events import DriftAlert
-from driftline.config.monitor_spec import OnlineDetectorSpec
-from driftline.detectors.alerts import online_alert
-from driftline.detectors.online import OnlineDetector, StateError, make_detector
-from driftline.detectors.online.watch import StreamWatch, watch
+from driftline.config import DriftAlert, OnlineDetectorSpec
+from driftline.detectors import OnlineDetector, StateError, StreamWatch, make_detector, online_alert, watch
 
 log = logging.getLogger(__name__)
 

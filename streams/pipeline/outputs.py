@@ -12,9 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from driftline.config.events import DeadLetter, DriftAlert, RetrainTrigger
-from driftline.config.settings import TopicSettings
-from driftline.detectors.reference import ModelReference
+from driftline.config import DeadLetter, DriftAlert, RetrainTrigger, TopicSettings
+from driftline.detectors import ModelReference
 from driftline.streams.ingest.decode import encode
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from driftline.config.events import PREDICTION_FEATURE, DeadLetter, segment_key, top_class
-from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
+from driftline.config import PREDICTION_FEATURE, DeadLetter, segment_key, top_class
+from driftline.detectors import AnyFeatureReference, CategoricalReference, ModelReference
 from driftline.streams.ingest.decode import DecodedBatch, record_dead_letter
 from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from driftline.config.events import PREDICTION_FEATURE
-from driftline.config.monitor_spec import ModelSpec
-from driftline.config.settings import Settings
+from driftline.config import PREDICTION_FEATURE, ModelSpec, Settings
 from driftline.streams.ingest.decode import Record, decode_batch
 from driftline.streams.ingest.errors import Replan
 from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts

@@ -16,14 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from driftline.config.events import DriftAlert, RetrainTrigger, TimeWindow
-from driftline.detectors.policies.retrain_policy import (
-    FiringAlert,
-    RetrainPolicy,
-    RetrainState,
-    TriggerDecision,
-    evaluate,
-)
+from driftline.config import DriftAlert, RetrainTrigger, TimeWindow
+from driftline.detectors import FiringAlert, RetrainPolicy, RetrainState, TriggerDecision, evaluate
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.state import RetrainStore
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import orjson
 
-from driftline.detectors.reference import ModelReference, versioned
+from driftline.detectors import ModelReference, versioned
 from driftline.streams.references import columns_from_rows
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-from driftline.config.settings import Settings
-from driftline.detectors.reference import ModelReference
+from driftline.config import Settings
+from driftline.detectors import ModelReference
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.state import RedisState
 

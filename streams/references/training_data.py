@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from driftline.config.events import PREDICTION_FEATURE
-from driftline.streams.ingest.decode import InvalidEvent, loads
+from driftline.config import PREDICTION_FEATURE
+from driftline.streams.ingest.decode import loads
+from driftline.streams.ingest.errors import InvalidEvent
 
 
 class ReferenceDataError(ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftline.streams.stack.errors import KafkaError, RedisServerError, StackError
+from driftline.streams.stack.errors import KafkaBrokerError, RedisServerError, StackError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.kafka import KafkaBroker
 from driftline.streams.stack.local import Endpoints, LocalStack, StartTimes
@@ -26,7 +26,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as STYLE.md asks
     "service_endpoints",
     "test_endpoints",
     # errors
-    "KafkaError",
+    "KafkaBrokerError",
     "RedisServerError",
     "StackError",
 ]

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from driftline.config.settings import cache_dir
+from driftline.config import cache_dir
 from driftline.streams.stack.errors import StackError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.local import LocalStack

@@ -7,7 +7,7 @@ class StackError(RuntimeError):
     """A local service could not be fetched, started or reached; the message says why and what to do."""
 
 
-class KafkaError(StackError):
+class KafkaBrokerError(StackError):
     """The broker could not be fetched, formatted or started; the message carries the broker log's tail."""
 
 

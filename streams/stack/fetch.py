@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from driftline.config.settings import cache_dir
-from driftline.streams.stack.errors import KafkaError
+from driftline.config import cache_dir
+from driftline.streams.stack.errors import KafkaBrokerError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise KafkaError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install -y maven")
+        raise KafkaBrokerError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install -y maven")
     home.mkdir(parents=True, exist_ok=True)
     _remove_stale_fetches(home)
     began = time.monotonic()
@@ -69,10 +69,11 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
             cwd=tmp, capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
-            raise KafkaError(f"mvn could not fetch Kafka {version}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+            tail = f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            raise KafkaBrokerError(f"mvn could not fetch Kafka {version}:\n{tail}")
         fetched = Path(tmp) / "libs"
         if not _complete(fetched, version):
-            raise KafkaError(f"mvn finished but {fetched} has no kafka_2.13-{version}.jar")
+            raise KafkaBrokerError(f"mvn finished but {fetched} has no kafka_2.13-{version}.jar")
         try:
             fetched.rename(libs)  # atomic on one filesystem: libs/ is either absent or complete
         except OSError:

@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from driftline.config.settings import KafkaSettings
+from driftline.config import KafkaSettings
 from driftline.streams.app.kafka import kafka_options
-from driftline.streams.stack.errors import KafkaError
+from driftline.streams.stack.errors import KafkaBrokerError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.ports import free_port
 from driftline.streams.stack.process import ServiceProcess
@@ -78,7 +78,7 @@ class KafkaBroker:
         return self.workdir / "broker.log"
 
     def start(self, timeout: float = 90.0) -> None:
-        """Fetch the jars if needed, format once, start the JVM, wait until ready; raise KafkaError if not."""
+        """Fetch the jars if needed, format once, start the JVM, wait until ready; raise KafkaBrokerError if not."""
         if self.alive():
             return
         began = time.monotonic()
@@ -98,10 +98,10 @@ class KafkaBroker:
         self._process.start()
         try:
             run_sync(wait_kafka_ready(self.bootstrap, self._process.alive, began + timeout, self._probe_options()))
-        except KafkaError as exc:
+        except KafkaBrokerError as exc:
             tail = self.log_tail()
             self.stop()
-            raise KafkaError(f"Kafka at {self.bootstrap} not ready in {timeout:.0f}s ({exc}); "
+            raise KafkaBrokerError(f"Kafka at {self.bootstrap} not ready in {timeout:.0f}s ({exc}); "
                              f"{self.log_path} ends:\n{tail}") from None
         except BaseException:  # Ctrl-C while waiting: the JVM must not outlive us
             self.stop()
@@ -225,11 +225,11 @@ class KafkaBroker:
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
-            raise KafkaError(f"formatting Kafka storage failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            raise KafkaBrokerError(f"formatting Kafka storage failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
 
 
 def _java() -> str:
     java = shutil.which("java")
     if java is None:
-        raise KafkaError("Java 17+ is needed to run Kafka: apt-get install -y openjdk-17-jre-headless")
+        raise KafkaBrokerError("Java 17+ is needed to run Kafka: apt-get install -y openjdk-17-jre-headless")
     return java

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from pydantic import SecretStr
 
-from driftline.config.settings import KafkaSettings, RedisSettings
+from driftline.config import KafkaSettings, RedisSettings
 from driftline.streams.stack.errors import StackError
 from driftline.streams.stack.kafka import KafkaBroker
 from driftline.streams.stack.redis_cluster import RedisClusterNodes

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from driftline.streams.stack.errors import KafkaError
+from driftline.streams.stack.errors import KafkaBrokerError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 async def wait_kafka_ready(
     bootstrap: str, alive: Callable[[], bool], deadline: float, kafka_options: Mapping[str, Any] | None = None
 ) -> None:
-    """Return when the broker at ``bootstrap`` is ready; KafkaError when ``alive()`` turns false or time is up.
+    """Return when the broker at ``bootstrap`` is ready; KafkaBrokerError when ``alive()`` turns false or time is up.
 
     ``kafka_options``: aiokafka options beside the address (SASL_SSL for the secure stack).
     """
@@ -47,7 +47,7 @@ async def wait_kafka_ready(
     last: BaseException | None = None
     while time.monotonic() < deadline:
         if not alive():
-            raise KafkaError("the broker process exited")
+            raise KafkaBrokerError("the broker process exited")
         if not await _port_open(host, int(port)):
             await asyncio.sleep(0.2)
             continue
@@ -58,7 +58,7 @@ async def wait_kafka_ready(
             last = exc
             log.debug("Kafka at %s not ready yet: %r", bootstrap, exc)
         await asyncio.sleep(0.3)
-    raise KafkaError(f"last probe error: {last!r}")
+    raise KafkaBrokerError(f"last probe error: {last!r}")
 
 
 async def _probe(bootstrap: str, kafka_options: Mapping[str, Any]) -> None:
@@ -80,7 +80,7 @@ def _check(per_topic: list[tuple[Any, ...]], action: str) -> None:
     for entry in per_topic:
         name, code = entry[0], entry[1]
         if code != 0:
-            raise KafkaError(f"{action} {name}: error code {code} {entry[2:]}")
+            raise KafkaBrokerError(f"{action} {name}: error code {code} {entry[2:]}")
 
 
 async def _port_open(host: str, port: int) -> bool:

@@ -26,7 +26,7 @@ from types import TracebackType
 import redis
 from pydantic import SecretStr
 
-from driftline.config.settings import RedisSettings
+from driftline.config import RedisSettings
 from driftline.streams.stack.errors import RedisServerError
 from driftline.streams.stack.ports import free_port
 from driftline.streams.stack.process import ServiceProcess

@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 from pydantic import SecretStr
 
-from driftline.config.settings import RedisSettings
+from driftline.config import RedisSettings
 from driftline.streams.stack.errors import RedisServerError
 from driftline.streams.stack.ports import free_port
 from driftline.streams.stack.process import ServiceProcess

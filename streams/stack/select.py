@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 
-from driftline.config.settings import RedisSettings, external_services
+from driftline.config import RedisSettings, external_services
 from driftline.streams.stack.local import Endpoints, LocalStack
 
 log = logging.getLogger(__name__)

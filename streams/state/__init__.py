@@ -10,6 +10,7 @@ from __future__ import annotations
 from driftline.streams.state.client import RedisClient, redis_client
 from driftline.streams.state.errors import TRANSIENT_ERRORS, LeaseLost
 from driftline.streams.state.history import FeaturePoint, WindowPoint, window_point
+from driftline.streams.state.lease import TriggerLease
 from driftline.streams.state.memory import MemoryState
 from driftline.streams.state.ports import (
     COUNT_FIELD,
@@ -35,7 +36,6 @@ from driftline.streams.state.ports import (
     prediction_bucket,
 )
 from driftline.streams.state.progress import start_offset
-from driftline.streams.state.lease import TriggerLease
 from driftline.streams.state.redis_state import RedisState
 
 __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from driftline.config.settings import RedisSettings
+from driftline.config import RedisSettings
 
 RedisClient: TypeAlias = Redis | RedisCluster
 """One Redis or a Redis Cluster: the commands driftline uses work the same on both."""
@@ -60,3 +60,21 @@ def redis_client(settings: RedisSettings) -> RedisClient:
     if settings.cluster:
         return RedisCluster.from_url(url, **options)
     return Redis.from_url(url, **options)
+
+
+def text(value: bytes | str) -> str:
+    """A reply as text (redis-py types replies as bytes or str, by ``decode_responses``; ours are bytes).
+
+    >>> text(b"amount"), text("amount")
+    ('amount', 'amount')
+    """
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def raw(value: bytes | str) -> bytes:
+    """A reply as bytes.
+
+    >>> raw("x"), raw(b"x")
+    (b'x', b'x')
+    """
+    return value if isinstance(value, bytes) else value.encode()

@@ -22,10 +22,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from driftline.config.events import DriftAlert, RetrainTrigger
-from driftline.detectors.window_compare import FeatureWindow
+from driftline.config import DriftAlert, RetrainTrigger
+from driftline.detectors import FeatureWindow
 from driftline.streams.state import keys
-from driftline.streams.state.client import RedisClient
+from driftline.streams.state.client import RedisClient, raw
 
 WINDOW_FIELDS = ("window", "start", "end")
 
@@ -135,10 +135,10 @@ class RedisHistory:
         high = f"{round(until * 1000)}-18446744073709551615" if until is not None else "+"
         key = keys.window_history(model_id)
         if last is not None:
-            entries = list(reversed(await self._redis.xrevrange(key, high, low, count=last)))
+            entries = list(reversed(await self._redis.xrevrange(key, high, low, count=last) or []))
         else:
-            entries = await self._redis.xrange(key, low, high)
-        return [WindowPoint.from_fields(raw) for _, raw in entries]
+            entries = await self._redis.xrange(key, low, high) or []
+        return [WindowPoint.from_fields({raw(k): raw(v) for k, v in (fields or {}).items()}) for _, fields in entries]
 
     async def alerts(self, model_id: str, *, since: float | None = None,
                      until: float | None = None) -> list[DriftAlert]:
@@ -153,4 +153,4 @@ class RedisHistory:
     async def _events(self, key: str, since: float | None, until: float | None) -> Sequence[bytes]:
         low = since if since is not None else "-inf"
         high = until if until is not None else "+inf"
-        return list(await self._redis.zrangebyscore(key, low, high))
+        return [raw(v) for v in await self._redis.zrangebyscore(key, low, high)]  # type: ignore[arg-type]  # members only: no WITHSCORES

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from driftline.streams.state import keys
-from driftline.streams.state.client import RedisClient
+from driftline.streams.state.client import RedisClient, text
 from driftline.streams.state.lua import script
 from driftline.streams.state.ports import ApplyResult, LabelBatch, prediction_bucket
 from driftline.streams.state.windows import DEFAULT_BUCKET_TTL_SECONDS, hget_each, hmget_present
@@ -71,8 +71,8 @@ class RedisLabelStore:
         return ApplyResult(int(await self._apply(keys=key_list, args=args)))
 
     async def counts(self, model_id: str) -> dict[str, int]:
-        raw = await self._redis.hgetall(keys.label_counts(model_id))
-        return {k.decode(): int(v) for k, v in raw.items()}
+        stored = await self._redis.hgetall(keys.label_counts(model_id))
+        return {text(k): int(v) for k, v in stored.items()}
 
     async def performance(self, model_id: str, window_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(joined labels, errors) of each performance window that has any."""

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from driftline.streams.state import keys
-from driftline.streams.state.client import RedisClient
+from driftline.streams.state.client import RedisClient, text
 from driftline.streams.state.lua import script
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class RedisModelLeases:
             if not warned and time.monotonic() - began > SLOW_WAIT_SECONDS:
                 holder = await self._redis.get(key)
                 log.warning("model %s: waiting for its lease, held by %s (a killed holder's lapses within %.0f s)",
-                            model_id, holder.decode() if holder else "nobody now", self._ttl_ms / 1000)
+                            model_id, text(holder) if holder else "nobody now", self._ttl_ms / 1000)
                 warned = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)

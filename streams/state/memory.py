@@ -18,10 +18,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftline.config.events import DriftAlert, RetrainTrigger
-from driftline.detectors.policies.alert_policy import AlertState
-from driftline.detectors.policies.retrain_policy import FiringAlert, RetrainState
-from driftline.detectors.reference import ModelReference
+from driftline.config import DriftAlert, RetrainTrigger
+from driftline.detectors import AlertState, FiringAlert, ModelReference, RetrainState
 from driftline.streams.state.history import WindowPoint, window_entry_id
 from driftline.streams.state.ports import (
     COUNT_FIELD,

@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
-    from driftline.config.events import DriftAlert, RetrainTrigger
-    from driftline.detectors.policies.alert_policy import AlertState
-    from driftline.detectors.policies.retrain_policy import FiringAlert, RetrainState
-    from driftline.detectors.reference import ModelReference
+    from driftline.config import DriftAlert, RetrainTrigger
+    from driftline.detectors import AlertState, FiringAlert, ModelReference, RetrainState
     from driftline.streams.state.history import WindowPoint
 
 COUNT_FIELD = "__n__"
@@ -229,11 +227,16 @@ class Progress(Protocol):
 class State(Protocol):
     """Every port on one backend: what a worker, a command or the dashboard opens."""
 
-    windows: WindowStore
-    labels: LabelStore
-    leases: ModelLeases
-    retrain: RetrainStore
-    history: HistoryStore
+    @property
+    def windows(self) -> WindowStore: ...
+    @property
+    def labels(self) -> LabelStore: ...
+    @property
+    def leases(self) -> ModelLeases: ...
+    @property
+    def retrain(self) -> RetrainStore: ...
+    @property
+    def history(self) -> HistoryStore: ...
 
     def progress(self, group: str) -> Progress: ...
     async def overview(self, model_ids: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr
 
-from driftline.config.settings import RedisSettings
+from driftline.config import RedisSettings
 from driftline.streams.state import keys
 from driftline.streams.state.client import RedisClient, redis_client
 from driftline.streams.state.history import RedisHistory

@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict
 
-from driftline.detectors.policies.retrain_policy import FiringAlert, RetrainState
+from driftline.detectors import FiringAlert, RetrainState
 from driftline.streams.state import keys
-from driftline.streams.state.client import RedisClient
+from driftline.streams.state.client import RedisClient, text
 from driftline.streams.state.ports import RetrainRecord
 
 
@@ -23,7 +23,7 @@ class RedisRetrainStore:
             pipe.hgetall(keys.firing_alerts(model_id))
             pipe.get(keys.retrain_state(model_id))
             raw_firing, raw_state = await pipe.execute()
-        firing = {k.decode(): FiringAlert(**json.loads(v)) for k, v in raw_firing.items()}
+        firing = {text(k): FiringAlert(**json.loads(v)) for k, v in raw_firing.items()}
         return RetrainRecord(firing, RetrainState.from_bytes(raw_state) if raw_state is not None else None)
 
     async def save(self, model_id: str, firing: Mapping[str, FiringAlert], state: RetrainState | None) -> None:
@@ -37,4 +37,4 @@ class RedisRetrainStore:
             await pipe.execute()
 
     async def firing_keys(self, model_id: str) -> list[str]:
-        return [k.decode() for k in await self._redis.hkeys(keys.firing_alerts(model_id))]
+        return [text(k) for k in await self._redis.hkeys(keys.firing_alerts(model_id))]

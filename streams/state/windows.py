@@ -15,11 +15,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from driftline.config.settings import RedisSettings
-from driftline.detectors.policies.alert_policy import AlertState
-from driftline.detectors.reference import ModelReference
+from driftline.config import RedisSettings
+from driftline.detectors import AlertState, ModelReference
 from driftline.streams.state import keys
-from driftline.streams.state.client import RedisClient, redis_client
+from driftline.streams.state.client import RedisClient, raw, redis_client, text
 from driftline.streams.state.history import window_entry_id
 from driftline.streams.state.lua import script
 from driftline.streams.state.ports import (
@@ -153,7 +152,7 @@ class RedisWindowStore:
         return int(await self._warmup(keys=key_list, args=args))
 
     async def warmup_rows(self, model_id: str) -> list[bytes]:
-        return list(await self._redis.lrange(keys.warmup_events(model_id), 0, -1))
+        return [raw(row) for row in await self._redis.lrange(keys.warmup_events(model_id), 0, -1)]
 
     async def detector_states(self, model_id: str, fields: Sequence[str]) -> dict[str, bytes]:
         """These fields of the model's online detector states (absent ones left out)."""
@@ -185,11 +184,11 @@ class RedisWindowStore:
             for bucket_id in ids:
                 pipe.hgetall(keys.bucket_counts(model_id, bucket_id))
             raws = await pipe.execute()
-        return add_up_buckets(ids[-1], ({k.decode(): int(v) for k, v in raw.items()} for raw in raws))
+        return add_up_buckets(ids[-1], ({text(k): int(v) for k, v in fields.items()} for fields in raws))
 
     async def alert_states(self, model_id: str) -> dict[str, AlertState]:
-        raw = await self._redis.hgetall(keys.alert_states(model_id))
-        return {k.decode(): AlertState.from_dict(json.loads(v)) for k, v in raw.items()}
+        stored = await self._redis.hgetall(keys.alert_states(model_id))
+        return {text(k): AlertState.from_dict(json.loads(v)) for k, v in stored.items()}
 
     async def close_window(self, model_id: str, close: WindowClose, *, lease: str = "") -> CloseResult:
         """After its alerts are published, in one script: the window's alert states, latest statistics and
@@ -209,7 +208,7 @@ class RedisWindowStore:
                     keys.closed_floor(model_id),
                     *(keys.bucket_counts(model_id, b) for b in done_buckets(close.window_id,
                                                                             close.buckets_per_window))]
-        args = [lease, close.window_id, CLOSED_KEPT, close.history_windows if point else 0,
+        args: list[str | int | float] = [lease, close.window_id, CLOSED_KEPT, close.history_windows if point else 0,
                 window_entry_id(close.window_end), len(state_fields) // 2, len(latest_fields) // 2, len(point),
                 *state_fields, *latest_fields, *point, self._closed_ttl]
         return CloseResult(int(await self._close(keys=key_list, args=args)))
@@ -221,8 +220,8 @@ class RedisWindowStore:
         return int(await self._redis.scard(keys.closed_windows(model_id)))
 
     async def latest(self, model_id: str) -> dict[str, dict[str, Any]]:
-        raw = await self._redis.hgetall(keys.latest(model_id))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        stored = await self._redis.hgetall(keys.latest(model_id))
+        return {text(k): json.loads(v) for k, v in stored.items()}
 
 
 def add_up_buckets(window_id: int, buckets: Iterable[Mapping[str, int]]) -> WindowCounts:
@@ -270,4 +269,4 @@ async def hget_each(client: RedisClient, fields: Sequence[tuple[str, str]],
 async def hmget_present(client: RedisClient, key: str, fields: Sequence[str]) -> dict[str, bytes]:
     """These fields of a hash, absent ones left out."""
     values = await client.hmget(key, list(fields)) if fields else []
-    return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+    return {f: raw(v) for f, v in zip(fields, values, strict=True) if v is not None}

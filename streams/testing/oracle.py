@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from driftline.config.settings import Settings
+from driftline.config import Settings
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.state import TRANSIENT_ERRORS, WindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
@@ -117,7 +117,8 @@ class Counted:
 
 async def counted(store: WindowStore, workload: Workload) -> Counted:
     first = int(EPOCH.timestamp()) // 60
-    in_windows, late, per_feature = 0, 0, defaultdict(int)
+    in_windows, late = 0, 0
+    per_feature: defaultdict[str, int] = defaultdict(int)
     for sim in workload.sims:
         late += await store.late_count(sim.model_id)
         for w in range(first - 1, first + workload.windows + 1):

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from driftline.config.events import PREDICTION_FEATURE
-from driftline.detectors.reference import ModelReference
+from driftline.config import PREDICTION_FEATURE
+from driftline.detectors import ModelReference
 
 NUMERIC_FEATURES = (
     "amount", "account_age_days", "txn_count_1h", "txn_count_24h", "avg_amount_30d",
@@ -49,7 +49,8 @@ class FraudSimulator:
         values = rng.normal(10.0, 1.0, size=(n, len(NUMERIC_FEATURES)))
         for name, sds in (shift or {}).items():
             values[:, NUMERIC_FEATURES.index(name)] += sds
-        return values * self._scales
+        scaled: np.ndarray = values * self._scales
+        return scaled
 
     def reference_sample(self, n: int = 20_000) -> dict[str, np.ndarray]:
         """Training data: one column per numeric feature."""
@@ -66,7 +67,8 @@ class FraudSimulator:
         return ModelReference.build(self.model_id, version or self.model_version, numeric, categorical=categorical)
 
     def _scores(self, numeric: np.ndarray, shift: float) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(numeric[:, 6] / self._scales[6] - 10.0 + shift)))
+        scores: np.ndarray = 1.0 / (1.0 + np.exp(-(numeric[:, 6] / self._scales[6] - 10.0 + shift)))
+        return scores
 
     def events(
         self,

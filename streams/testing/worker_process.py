@@ -14,7 +14,7 @@ from types import TracebackType
 
 from pydantic import SecretStr
 
-from driftline.config.settings import Settings
+from driftline.config import Settings
 from driftline.streams.stack.process import ServiceProcess
 
 
