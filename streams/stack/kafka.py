@@ -30,7 +30,7 @@ from driftline.streams.app.kafka import kafka_options
 from driftline.streams.stack.errors import KafkaBrokerError
 from driftline.streams.stack.fetch import KAFKA_VERSION, kafka_libs
 from driftline.streams.stack.ports import free_port
-from driftline.streams.stack.process import ServiceProcess
+from driftline.streams.stack.process import ProcessService, ServiceProcess
 from driftline.streams.stack.readiness import run_sync, wait_kafka_ready
 from driftline.streams.stack.secure import BROKER_USER, SCRAM_MECHANISM, StackSecrets
 
@@ -48,11 +48,15 @@ logger.kafka.level = INFO
 """
 
 
-class KafkaBroker:
+class KafkaBroker(ProcessService):
     """One KRaft broker+controller. ``start`` returns once the broker is ready (see ``readiness``).
 
-    ``start``/``stop`` are idempotent; ``restart`` and ``kill`` keep ports and data.
+    ``start``/``stop`` are idempotent; ``restart`` and ``kill`` keep ports and data (a killed broker recovers
+    its log at the next start).
     """
+
+    START_TIMEOUT_SECONDS = 90.0
+    STOP_GRACE_SECONDS = 20.0
 
     def __init__(
         self, workdir: Path, *, port: int | None = None, heap: str = "512m", secure: StackSecrets | None = None
@@ -62,7 +66,7 @@ class KafkaBroker:
         self.port = port or free_port()
         self.controller_port = free_port()
         self._heap = heap
-        self._process: ServiceProcess | None = None
+        self._process = None
         self.start_seconds: float | None = None
 
     @property
@@ -70,17 +74,14 @@ class KafkaBroker:
         return f"127.0.0.1:{self.port}"
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    @property
     def log_path(self) -> Path:
         return self.workdir / "broker.log"
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
         """Fetch the jars if needed, format once, start the JVM, wait until ready; raise KafkaBrokerError if not."""
         if self.alive():
             return
+        timeout = self.START_TIMEOUT_SECONDS if timeout is None else timeout
         began = time.monotonic()
         libs = kafka_libs()
         classpath = f"{libs}/*"
@@ -108,28 +109,6 @@ class KafkaBroker:
             raise
         self.start_seconds = time.monotonic() - began
         log.info("Kafka %s ready at %s in %.1fs", KAFKA_VERSION, self.bootstrap, self.start_seconds)
-
-    def stop(self, grace_seconds: float = 20.0) -> None:
-        """Clean shutdown (SIGTERM; SIGKILL after ``grace_seconds``). Idempotent."""
-        if self._process is not None:
-            self._process.stop(grace_seconds)
-
-    def kill(self) -> None:
-        """``kill -9``: no clean shutdown; the next ``start`` recovers the log from the same data dir."""
-        if self._process is not None:
-            self._process.kill()
-
-    def restart(self, timeout: float = 90.0) -> None:
-        self.stop()
-        self.start(timeout)
-
-    def detach(self) -> None:
-        """Leave the broker running after this Python process exits (``driftline stack up``)."""
-        if self._process is not None:
-            self._process.detach()
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.alive()
 
     def log_tail(self, chars: int = 4000) -> str:
         try:

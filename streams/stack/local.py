@@ -7,13 +7,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from pydantic import SecretStr
 
 from driftline.config import KafkaSettings, RedisSettings
 from driftline.streams.stack.errors import StackError
 from driftline.streams.stack.kafka import KafkaBroker
+from driftline.streams.stack.process import Managed
 from driftline.streams.stack.redis_cluster import RedisClusterNodes
 from driftline.streams.stack.redis_server import RedisServer
 from driftline.streams.stack.secure import StackSecrets
@@ -47,7 +47,7 @@ class StartTimes:
     redis: float
 
 
-class LocalStack:
+class LocalStack(Managed):
     """``with LocalStack() as stack:`` gives ``stack.endpoints``; everything stops on exit.
 
     ``workdir`` defaults to a temporary folder removed on stop; pass one to keep
@@ -130,11 +130,3 @@ class LocalStack:
         self.kafka.detach()
         self.redis.detach()
 
-    def __enter__(self) -> LocalStack:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -18,6 +18,8 @@ import signal
 import subprocess
 import weakref
 from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +104,60 @@ def _stop_all_live() -> None:
     for process in list(_LIVE):
         log.warning("stopping %s (pid %s) left running at exit", process.name, process.pid)
         process.stop(grace_seconds=10.0)
+
+
+class Managed:
+    """Started on entering a ``with`` block, stopped on leaving it (``start`` and ``stop`` are idempotent)."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ProcessService(Managed):
+    """A local service run as one :class:`ServiceProcess`: what Kafka and redis-server share. Subclasses set
+    ``_process`` in ``start`` and say how long a start may take and a clean stop may wait."""
+
+    START_TIMEOUT_SECONDS: ClassVar[float] = 30.0
+    STOP_GRACE_SECONDS: ClassVar[float] = 20.0
+    _process: ServiceProcess | None = None
+
+    def start(self, timeout: float | None = None) -> None:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def stop(self, grace_seconds: float | None = None) -> None:
+        """Clean shutdown (SIGTERM; SIGKILL after ``grace_seconds``). Idempotent."""
+        if self._process is not None:
+            self._process.stop(self.STOP_GRACE_SECONDS if grace_seconds is None else grace_seconds)
+
+    def kill(self) -> None:
+        """``kill -9``: no clean shutdown; the next ``start`` recovers from the same data dir."""
+        if self._process is not None:
+            self._process.kill()
+
+    def restart(self, timeout: float | None = None) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def detach(self) -> None:
+        """Leave the service running after this Python process exits (``driftline stack up``)."""
+        if self._process is not None:
+            self._process.detach()
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.alive()

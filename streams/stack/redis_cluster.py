@@ -21,7 +21,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 import redis
 from pydantic import SecretStr
@@ -29,7 +28,7 @@ from pydantic import SecretStr
 from driftline.config import RedisSettings
 from driftline.streams.stack.errors import RedisServerError
 from driftline.streams.stack.ports import free_port
-from driftline.streams.stack.process import ServiceProcess
+from driftline.streams.stack.process import Managed, ServiceProcess
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ SLOTS = 16384
 NODE_TIMEOUT_MS = 5000
 
 
-class RedisClusterNodes:
+class RedisClusterNodes(Managed):
     """``start``/``stop``/``kill`` are idempotent, ``restart`` keeps the ports (and, with ``aof``, the data);
     ``with RedisClusterNodes(dir) as cluster:`` stops on exit.
 
@@ -140,14 +139,6 @@ class RedisClusterNodes:
         """Every master runs."""
         return bool(self._processes) and all(p.alive() for p in self._processes)
 
-    def __enter__(self) -> RedisClusterNodes:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _node(self, binary: str, port: int, bus_port: int) -> ServiceProcess:
         node_dir = self.workdir / f"node-{port}"

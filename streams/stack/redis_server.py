@@ -25,14 +25,19 @@ from pydantic import SecretStr
 from driftline.config import RedisSettings
 from driftline.streams.stack.errors import RedisServerError
 from driftline.streams.stack.ports import free_port
-from driftline.streams.stack.process import ServiceProcess
+from driftline.streams.stack.process import ProcessService, ServiceProcess
 from driftline.streams.stack.secure import REDIS_KEY_PATTERN, StackSecrets
 
 log = logging.getLogger(__name__)
 
 
-class RedisServer:
-    """``start``/``stop`` are idempotent; ``restart`` and ``kill`` keep the port and the data dir."""
+class RedisServer(ProcessService):
+    """``start``/``stop`` are idempotent; ``restart`` and ``kill`` keep the port and the data dir. A stop is
+    SIGTERM (redis flushes the AOF and exits); with ``aof=True`` a ``kill -9`` still keeps every acknowledged
+    write on disk."""
+
+    START_TIMEOUT_SECONDS = 20.0
+    STOP_GRACE_SECONDS = 10.0
 
     def __init__(
         self, workdir: Path, *, port: int | None = None, aof: bool = False, secure: StackSecrets | None = None
@@ -41,7 +46,7 @@ class RedisServer:
         self.secure = secure
         self.port = port or free_port()
         self.aof = aof
-        self._process: ServiceProcess | None = None
+        self._process = None
         self.start_seconds: float | None = None
 
     @property
@@ -50,17 +55,14 @@ class RedisServer:
         return f"{scheme}://127.0.0.1:{self.port}/0"
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    @property
     def log_path(self) -> Path:
         return self.workdir / "redis.log"
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
         """Start and wait until PING answers; RedisServerError (with the log's tail) if it does not."""
         if self.alive():
             return
+        timeout = self.START_TIMEOUT_SECONDS if timeout is None else timeout
         binary = shutil.which("redis-server")
         if binary is None:
             raise RedisServerError("redis-server is not installed: apt-get install -y redis-server")
@@ -86,28 +88,6 @@ class RedisServer:
                                    f"{self.log_path} ends:\n{tail}")
         self.start_seconds = time.monotonic() - began
         log.info("redis-server ready at %s in %.2fs", self.url, self.start_seconds)
-
-    def stop(self, grace_seconds: float = 10.0) -> None:
-        """SIGTERM (redis flushes the AOF and exits), SIGKILL after ``grace_seconds``. Idempotent."""
-        if self._process is not None:
-            self._process.stop(grace_seconds)
-
-    def kill(self) -> None:
-        """``kill -9``: with ``aof=True`` every acknowledged write is still on disk."""
-        if self._process is not None:
-            self._process.kill()
-
-    def restart(self, timeout: float = 20.0) -> None:
-        self.stop()
-        self.start(timeout)
-
-    def detach(self) -> None:
-        """Leave redis-server running after this Python process exits (``driftline stack up``)."""
-        if self._process is not None:
-            self._process.detach()
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.alive()
 
     def client_settings(self) -> RedisSettings:
         """Settings a client needs for this server: its URL, and the ACL user and CA when secure."""

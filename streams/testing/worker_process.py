@@ -10,15 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from pydantic import SecretStr
 
 from driftline.config import Settings
-from driftline.streams.stack.process import ServiceProcess
+from driftline.streams.stack.process import Managed, ServiceProcess
 
 
-class WorkerProcess:
+class WorkerProcess(Managed):
     def __init__(
         self,
         settings: Settings,
@@ -72,14 +71,6 @@ class WorkerProcess:
     def log_tail(self, chars: int = 4000) -> str:
         return self._process.log_tail(chars)
 
-    def __enter__(self) -> WorkerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
