@@ -36,6 +36,7 @@ from ..browser import (
     wait_until,
 )
 from ..support.kafka import produce
+from ..support.processes import sigint_as_in_a_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +77,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         [sys.executable, "-m", "driftline.streams.cli.main", "demo", "--windows", str(WINDOWS), "--drift-at",
          str(DRIFT_AT), "--drift-end", str(WINDOWS), "--dashboard-port", "0", "--hold-seconds", "600",
          "--report", str(report)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=sigint_as_in_a_terminal,
     )
     lines: Queue[str] = Queue()
     assert process.stdout is not None

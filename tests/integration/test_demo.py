@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ..support.processes import sigint_as_in_a_terminal
+
 pytestmark = pytest.mark.integration
 
 
@@ -50,9 +52,7 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "driftline.streams.cli.main", "demo", "--windows", "40"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        # As a terminal starts it: a suite run in the background of a non-interactive shell (`cmd &`)
-        # inherits SIGINT ignored, and so would the demo, which then never sees this Ctrl-C.
-        preexec_fn=_sigint_as_in_a_terminal,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     assert demo.stdout is not None
     seen = []
@@ -66,7 +66,3 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
     assert demo.returncode == 130, "".join(seen) + out
     assert "interrupted" in out
     assert set(driftline_processes()) <= before
-
-
-def _sigint_as_in_a_terminal() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
