@@ -140,6 +140,9 @@ class DriftAlert(_Output):
     statistic: float
     threshold: float
     p_value: float | None = None
+    reference_value: float | None = Field(
+        None, description="What the statistic is compared with, where it is a metric (performance: the "
+        "reference's error rate or MAE; the threshold is then the band's edge at this window's n).")
     severity: Literal["warning", "critical"]
     state: Literal["firing", "resolved"]
     window: TimeWindow

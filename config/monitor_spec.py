@@ -156,6 +156,23 @@ class RetrainPolicySpec(_Spec):
     lookback_seconds: float = Field(7 * 24 * 3600, ge=0)
 
 
+class PerformanceSpec(_Spec):
+    """How joined labels are judged: the kind of model, its decision threshold, the alert's test."""
+
+    task: Literal["auto", "binary", "classes", "regression"] = Field(
+        "auto", description="binary (a score and 0/1 labels), classes (a class or {class: p}), regression; "
+        "auto: from each prediction and label (a score in [0, 1] with a 0/1 label is binary).")
+    decision_threshold: float = Field(0.5, gt=0, lt=1, description="A binary model says 1 at scores >= this.")
+    min_labels: int = Field(200, ge=10, description="A window is judged once it has this many joined labels.")
+    reference_labels: int = Field(
+        2000, ge=50, description="Without a labelled reference: the first windows' joined labels, this many "
+        "at least, form the performance reference.")
+    ert_windows: float = Field(
+        10_000, gt=1, description="Expected judged windows between false alarms of the performance alert.")
+    max_pending_labels: int = Field(
+        1_000_000, ge=0, description="Labels kept waiting for their prediction, at most (then counted dropped).")
+
+
 class ModelSpec(_Spec):
     features: dict[str, Feature] = Field(default_factory=dict)
     prediction: Feature | None = Field(None, description="Prior drift on scores (numeric) or labels (categorical).")
@@ -170,7 +187,10 @@ class ModelSpec(_Spec):
         description="Keep each prediction (id -> prediction) for label_ttl_seconds so late LabelEvents can be "
         "joined to it: concept drift and performance. Costs Redis memory per prediction, hence opt-in.",
     )
-    label_ttl_seconds: float = Field(7 * 24 * 3600, gt=0, description="How long predictions wait for their label.")
+    label_ttl_seconds: float = Field(
+        7 * 24 * 3600, gt=0, description="Retention: how long a prediction is kept for its label, from when it "
+        "was stored (its record's timestamp), and how long a label that came first waits for its prediction.")
+    performance: PerformanceSpec = Field(default_factory=PerformanceSpec)
     warmup_events: int = Field(
         0, ge=0, le=1_000_000,
         description="For a model without a reference: build one from its first N production events (0: off).",

@@ -41,14 +41,15 @@ def error_of(prediction: object, label: object, *, threshold: float = 0.5) -> fl
     if isinstance(prediction, int | float) and not isinstance(prediction, bool):
         if not math.isfinite(prediction):
             raise NotComparable(f"the prediction is {prediction}")
-        binary = _binary(label)
+        binary = binary_label(label)
         if binary is None:
             raise NotComparable(f"a score ({prediction}) needs a 0/1 label, got {label!r}")
         return float((prediction >= threshold) != binary)
     raise NotComparable(f"cannot compare a {type(prediction).__name__} prediction with a label")
 
 
-def _binary(label: object) -> bool | None:
+def binary_label(label: object) -> bool | None:
+    """A 0/1 label as a bool (numbers, ``"0"``/``"1"``/``"true"``/``"false"``, booleans); None otherwise."""
     if isinstance(label, bool):
         return label
     if isinstance(label, int | float) and label in (0, 1):

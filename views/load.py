@@ -3,6 +3,8 @@ the dashboard's model list; everything else in views/ is plain data."""
 
 from __future__ import annotations
 
+import time
+
 from driftline.streams import State
 from driftline.views.model_view import ModelView, build_model_view
 
@@ -20,9 +22,9 @@ async def load_model_view(state: State, model_id: str, *, since: float | None = 
     alerts = await state.history.alerts(model_id, since=since, until=until)
     triggers = await state.history.triggers(model_id, since=since, until=until)
     firing = await state.retrain.firing_keys(model_id)
-    labels = await state.labels.counts(model_id)
-    performance: dict[int, tuple[int, int]] = {}
-    if labels.get("joined"):
+    labels = (await state.labels.counts(model_id, time.time())).tallies()
+    performance: dict[int, dict[str, float]] = {}
+    if labels["joined"]:
         performance = await state.labels.performance(model_id, [w.window_id for w in windows])
     latest = await state.windows.latest(model_id) if not windows and since is None and until is None else {}
     return build_model_view(model_id, reference, windows, alerts, triggers, firing, performance=performance,

@@ -183,7 +183,7 @@ def build_model_view(
     triggers: Sequence[RetrainTrigger],
     firing: Iterable[str],
     *,
-    performance: Mapping[int, tuple[int, int]] | None = None,
+    performance: Mapping[int, Mapping[str, float]] | None = None,
     labels: Mapping[str, int] | None = None,
     latest: Mapping[str, Mapping[str, Any]] | None = None,
     since: float | None = None,
@@ -191,7 +191,8 @@ def build_model_view(
 ) -> ModelView:
     """The view of one model from its history (``windows`` oldest first); features worst first.
 
-    ``performance``: window id -> (joined labels, errors) of the windows in ``windows``. ``latest``: each
+    ``performance``: window id -> the performance counters (``n``, ``err``, ...) of the windows in
+    ``windows``. ``latest``: each
     feature's last closed window as the worker keeps it apart from the history, for the features the
     history has nothing of.
     """
@@ -259,7 +260,7 @@ def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[
     )
 
 
-def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, tuple[int, int]],
+def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, Mapping[str, float]],
                       alerts: Sequence[DriftAlert], states: Mapping[str, AlertState],
                       labels: Mapping[str, int]) -> FeatureView | None:
     """The joined labels' error rate per window, in the same form as a feature (no reference bins: a
@@ -269,8 +270,9 @@ def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, 
     series = Series()
     rates: list[float] = []  # series.statistic, which here has no None
     for w in windows:
-        n, errors = performance.get(w.window_id, (0, 0))
-        if n:
+        counts = performance.get(w.window_id, {})
+        n, errors = int(counts.get("n", 0)), int(counts.get("err", 0))
+        if n and "err" in counts:
             rates.append(errors / n)
             series.end.append(w.end)
             series.statistic.append(rates[-1])

@@ -22,6 +22,7 @@ from driftline.streams.ingest.consumer import BatchIngest
 from driftline.streams.pipeline.labels import LabelProcessor
 from driftline.streams.pipeline.model_setup import WorkerDefaults
 from driftline.streams.pipeline.outputs import Outputs
+from driftline.streams.pipeline.performance import PerformanceJudge
 from driftline.streams.pipeline.predictions import PredictionProcessor
 from driftline.streams.pipeline.retrain import RetrainStep
 from driftline.streams.state import HistoryStore, RedisState
@@ -70,15 +71,17 @@ def create_app(
     specs = dict(specs or {})
     default_spec = defaults.default_spec()
     retrain = RetrainStep(state.retrain, outputs)
+    judge = PerformanceJudge(state.labels, outputs, state.leases, retrain)
     prediction_processor = PredictionProcessor(
         settings, state.windows, outputs, defaults, specs=specs, leases=state.leases, retrain=retrain,
         on_statistic=metrics.statistic,
         topic_partitions=lambda: predictions.partition_count(),  # known once the consumer has its metadata
+        judge=judge,
     )
     predictions = BatchIngest(settings, topics.predictions, prediction_processor, group_suffix="predictions",
                               metrics=metrics, progress=state.progress)
     label_processor = LabelProcessor(settings, state.labels, outputs, lambda m: specs.get(m, default_spec),
-                                     leases=state.leases, retrain=retrain)
+                                     leases=state.leases, retrain=retrain, judge=judge)
     labels = BatchIngest(settings, topics.labels, label_processor, group_suffix="labels", metrics=metrics,
                          progress=state.progress)
 

@@ -210,8 +210,8 @@ async def _produce_labels(settings: Settings, events: list[dict[str, object]], o
 async def _wait_joined(state: State, model_id: str, n_labels: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        counts = await state.labels.counts(model_id)
-        if counts.get("joined", 0) + counts.get("unmatched", 0) >= n_labels:
+        counts = await state.labels.counts(model_id, time.time())
+        if counts.joined + counts.unmatched >= n_labels:
             return True
         await asyncio.sleep(0.5)
     return False

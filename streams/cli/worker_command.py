@@ -34,6 +34,9 @@ def add_worker_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="no new firing this soon after a resolve")
     worker.add_argument("--join-labels", action="store_true", default=UNSET,
                         help="keep predictions for joining late labels (models without a spec of their own)")
+    worker.add_argument("--label-ttl-seconds", type=float, default=UNSET,
+                        help="retention: how long a prediction is kept for its label (from when it was stored), "
+                             "and how long a label that came first waits for its prediction (default 7 days)")
     worker.add_argument("--warmup-events", type=int, default=UNSET,
                         help="a model without a reference gets one from its first N events (0: dead-letter them)")
     worker.add_argument("--spread-over-partitions", action="store_true", default=UNSET,

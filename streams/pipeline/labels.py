@@ -1,20 +1,17 @@
-"""The label processor: late ground truth in, concept-drift alerts out.
+"""The label processor: late ground truth in, joins, performance windows and concept-drift alerts out.
 
-Each LabelEvent is joined to the prediction it labels (kept by the prediction
-path for models with ``join_labels``, for ``label_ttl_seconds``), turned into a
-0/1 error (:func:`driftline.detectors.error_indicator.error_of`) and fed, in
-offset order per partition, to the model's error-stream detectors (its spec's
-``ddm`` / ``eddm`` / ``hddm_a`` / ``hddm_w``; DDM when it names none). A
-detection fires a ``__performance__`` alert; ``resolve_after`` labels without
-one resolve it. Per event-time window the joined labels and errors are counted
-(the error rate over time).
+Each LabelEvent (of a model with ``join_labels``) is joined to the prediction it labels, wherever that
+prediction is kept (:mod:`.joins`): the pair's counters go to the performance window of the prediction's time.
+A label whose prediction is not kept yet waits for it (in the store, bounded, for the model's retention): the
+prediction path joins it when the prediction comes. Only a label that waited its whole retention in vain counts
+as unmatched. A model's spec may name error-stream detectors (``ddm`` / ``eddm`` / ``hddm_a`` / ``hddm_w``):
+they see this path's joined errors in offset order per partition, as early change signals. The performance
+alert itself is :mod:`.performance`'s window test.
 
-Exactness follows the prediction path: dead letters and alerts are published
-(and acknowledged) first, then one call per (model, partition) applies the
-detector states and counts and advances the labels watermark; a replayed batch
-decides the same, publishes the same alert ids, and is a no-op in Redis.
-Labels whose prediction is not found (expired, never seen, or not yet applied)
-are counted as unmatched, not dead-lettered: they are valid, just unusable.
+Exactness follows the prediction path: dead letters and alerts are published (and acknowledged) first, then
+one call per (model, partition) applies the joins, the waiting labels and the detector states and advances the
+labels watermark; a replayed batch is a no-op in the store, and a join counts only when it removes the
+prediction it joins (a second label for one prediction is a duplicate, not a second join).
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from driftline.config import (
     PERFORMANCE_FEATURE,
@@ -33,25 +29,24 @@ from driftline.config import (
     DriftAlert,
     LabelEvent,
     ModelSpec,
-    OnlineDetectorSpec,
     Settings,
 )
-from driftline.detectors import NotComparable, error_of
+from driftline.detectors import NotComparable
 from driftline.streams.ingest.decode import Record, decode, record_dead_letter
 from driftline.streams.ingest.errors import InvalidEvent, Replan
 from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts
+from driftline.streams.pipeline.joins import join, waiting_label
 from driftline.streams.pipeline.model_setup import WindowLayout, policy_of
 from driftline.streams.pipeline.online import OnlineRunner, OnlineStream
 from driftline.streams.pipeline.outputs import Outputs, Send
+from driftline.streams.pipeline.performance import PerformanceJudge
 from driftline.streams.pipeline.retrain import RetrainStep
-from driftline.streams.state import ApplyResult, LabelBatch, LabelStore, ModelLeases
+from driftline.streams.state import ApplyResult, LabelBatch, LabelStore, ModelLeases, PendingLabel
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ERROR_DETECTOR = OnlineDetectorSpec(detector="ddm", stream="error", params={"warm_start": 500})
-"""DDM when a spec names no error detector; river's warm start of 30 labels fires on early noise."""
 REFERENCE_VERSION = "labels"
-"""What a performance alert is compared with: the model's own error rate so far, not a reference."""
+"""What an error-stream detector's alert is compared with: the model's own error stream so far."""
 STATE_PREFIX = "label:"
 """Error-stream detector states sit beside the prediction path's in the model's detector states."""
 
@@ -75,6 +70,8 @@ class LabelProcessor:
         leases: ModelLeases | None = None,
         retrain: RetrainStep | None = None,
         retry_delays: Sequence[float] = DEFAULT_DELAYS,
+        judge: PerformanceJudge | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -86,7 +83,8 @@ class LabelProcessor:
         self._leases = leases
         self._online = OnlineRunner(store.detector_states, prefix=STATE_PREFIX)
         self._retry_delays = retry_delays
-        self._unmatched_logged = 0.0
+        self._judge = judge
+        self._clock = clock
 
     async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch of labels; returns only when every effect is durable."""
@@ -129,51 +127,52 @@ class LabelProcessor:
                     async with self._leases.hold(model_id):  # the windows' closer decides retraining too
                         await self._retrain.after_alerts(model_id, policy, model_alerts, now)
         for batch in batches:
-            if await self._store.apply(batch) is ApplyResult.OVERLAPS_WATERMARK:
+            result = await self._store.apply(batch)
+            if result is ApplyResult.OVERLAPS_WATERMARK:
                 raise Replan(f"labels watermark of {batch.model_id} partition {batch.partition} moved")
+            if result is ApplyResult.JOIN_RACE:
+                raise Replan(f"a prediction of {batch.model_id} arrived while its label was planned to wait")
+            if self._judge is not None and batch.joins:  # after a crash too: the judge is idempotent
+                spec = self._spec_for(batch.model_id)
+                await self._judge.judge(batch.model_id, spec, {j.window_id for j in batch.joins},
+                                        WindowLayout.of(spec.window).bucket_seconds)
 
     async def _join_and_detect(
         self, model_id: str, partition: int, spec: ModelSpec, labels: list[_Label]
     ) -> tuple[LabelBatch, list[DriftAlert], list[DeadLetter]]:
         offsets = [x.record.offset for x in labels]
-        batch = LabelBatch(model_id, partition, min(offsets), max(offsets))
-        stamps = [(x.event.prediction_id, x.event.ts.timestamp()) for x in labels]
-        found = await self._store.find_predictions(model_id, stamps, spec.label_ttl_seconds)
+        now = self._clock()
+        retention = int(spec.label_ttl_seconds)
+        batch = LabelBatch(model_id, partition, min(offsets), max(offsets), now=now,
+                           max_pending=spec.performance.max_pending_labels, retention_seconds=retention)
+        found, batch.days = await self._store.find_predictions(model_id, [x.event.prediction_id for x in labels], now)
         bucket = WindowLayout.of(spec.window).bucket_seconds
         errors: list[float] = []
         times: list[float] = []
         letters: list[DeadLetter] = []
         for label in labels:
-            raw = found.get(label.event.prediction_id)
-            if raw is None:
-                batch.unmatched += 1
+            pid, ts = label.event.prediction_id, label.event.ts.timestamp()
+            kept = found.get(pid)
+            if kept is None:
+                stamp = label.record.timestamp_ms
+                received = stamp / 1000 if stamp is not None and stamp >= 0 else now
+                batch.pending.append(PendingLabel(pid, waiting_label(label.event.label, ts, partition,
+                                                                     label.record.offset), received + retention))
                 continue
             try:
-                error = error_of(orjson.loads(raw), label.event.label)
+                joined = join(pid, kept.value, label.event.label, ts, spec, bucket, day=kept.day)
             except NotComparable as exc:
                 letters.append(self._dead(label.record, f"label cannot be compared with its prediction: {exc}"))
                 continue
-            ts = label.event.ts.timestamp()
-            errors.append(error)
-            times.append(ts)
-            window = int(ts // bucket)
-            n, wrong = batch.windows.get(window, (0, 0))
-            batch.windows[window] = (n + 1, wrong + int(error))
-        batch.joined, batch.errors = len(errors), int(sum(errors))
-        if batch.unmatched:
-            self._log_unmatched(model_id, batch.unmatched)
-        detectors = [d for d in spec.online if d.stream == "error"] or [DEFAULT_ERROR_DETECTOR]
+            batch.joins.append(joined)
+            if "err" in joined.counts:
+                errors.append(float(joined.counts["err"]))
+                times.append(ts)
+        detectors = [d for d in spec.online if d.stream == "error"]
         values, stamps_ = np.asarray(errors), np.asarray(times)
         streams = [OnlineStream(i, d, values, stamps_, PERFORMANCE_FEATURE) for i, d in enumerate(detectors)]
         alerts, batch.states = await self._online.run(model_id, REFERENCE_VERSION, partition, streams)
         return batch, alerts, letters
-
-    def _log_unmatched(self, model_id: str, n: int) -> None:
-        now = time.monotonic()
-        if now - self._unmatched_logged >= 60:
-            self._unmatched_logged = now
-            log.warning("model %s: %d label(s) without a stored prediction (expired, unknown, or not yet "
-                        "applied); counted as unmatched", model_id, n)
 
     def _dead(self, rec: Record, reason: str) -> DeadLetter:
         return record_dead_letter(rec, self._settings.topics.labels, reason)

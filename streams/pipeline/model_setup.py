@@ -34,6 +34,7 @@ class WorkerDefaults:
     cooldown_seconds: float = 0.0
     reference_refresh_seconds: float = 10.0
     join_labels: bool = False
+    label_ttl_seconds: float = 7 * 24 * 3600
     warmup_events: int = 0
     spread_over_partitions: bool = False
 
@@ -44,6 +45,7 @@ class WorkerDefaults:
             alert_policy=AlertPolicySpec(fire_after=self.fire_after, resolve_after=self.resolve_after,
                                          cooldown_seconds=self.cooldown_seconds),
             join_labels=self.join_labels,
+            label_ttl_seconds=self.label_ttl_seconds,
             warmup_events=self.warmup_events,
             spread_over_partitions=self.spread_over_partitions,
         )

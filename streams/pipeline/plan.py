@@ -6,7 +6,7 @@ their feature values (and the prediction, as ``__prediction__``) are binned per
 event-time bucket on the reference's bins: numeric values on its edges,
 categorical ones on its categories. One numpy pass per (model, partition,
 feature), not one per event. For models that join labels, the predictions are
-kept too, per UTC day, for the label join.
+kept too (with their event time), per UTC day of their record's timestamp, for the label join.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import orjson
 from driftline.config import PREDICTION_FEATURE, DeadLetter, segment_key, top_class
 from driftline.detectors import AnyFeatureReference, CategoricalReference, ModelReference
 from driftline.streams.ingest.decode import DecodedBatch, record_dead_letter
-from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket
+from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket, stored_prediction
 
 __all__ = ["COUNT_FIELD", "BatchPlan", "ModelBatch", "ModelIngest", "WarmupBatch", "plan_batch"]
 
@@ -129,11 +129,28 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
         finite = np.isfinite(column)
         batch.online_values[index] = (column[finite], times[finite])
     if model.keep_predictions_seconds > 0:
-        batch.keep_predictions_seconds = model.keep_predictions_seconds
-        for i in rows:
-            day = batch.predictions.setdefault(prediction_bucket(decoded.times[i]), {})
-            day[decoded.prediction_ids[i]] = orjson.dumps(decoded.predictions[i])
+        _keep_predictions(batch, decoded, rows, model, bucket_ids, local)
     return batch
+
+
+def _keep_predictions(batch: ModelBatch, decoded: DecodedBatch, rows: list[int], model: ModelIngest,
+                      bucket_ids: np.ndarray, local: np.ndarray) -> None:
+    """Keep each prediction (with its event time and segment) under the day its record was stored, for the
+    label join, and count the predictions per performance window (a bucket, by the prediction's time)."""
+    batch.keep_predictions_seconds = model.keep_predictions_seconds
+    for w, n in enumerate(np.bincount(local, minlength=bucket_ids.size)):
+        if n:
+            batch.predicted[int(bucket_ids[w])] = int(n)
+    for i in rows:
+        stamp = decoded.records[i].timestamp_ms
+        stored_at = stamp / 1000 if stamp is not None and stamp >= 0 else decoded.times[i]
+        segment = decoded.segments[i]
+        if segment is not None and model.segments:
+            segment = {k: v for k, v in segment.items() if k in model.segments} or None
+        else:
+            segment = None
+        day = batch.predictions.setdefault(prediction_bucket(stored_at), {})
+        day[decoded.prediction_ids[i]] = stored_prediction(decoded.predictions[i], decoded.times[i], segment)
 
 
 def _segment_groups(decoded: DecodedBatch, rows: list[int], segment_keys: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -20,21 +20,34 @@ would stop the consumer.
 
 from __future__ import annotations
 
+import base64
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 
-from driftline.config import PREDICTION_FEATURE, ModelSpec, Settings
+from driftline.config import PREDICTION_FEATURE, DeadLetter, ModelSpec, Settings
+from driftline.detectors import NotComparable
 from driftline.streams.ingest.decode import Record, decode_batch
 from driftline.streams.ingest.errors import Replan
 from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts
 from driftline.streams.pipeline.closing import StatisticObserver, WindowCloser
+from driftline.streams.pipeline.joins import join, read_waiting_label
 from driftline.streams.pipeline.model_setup import ModelMonitor, MonitorCache, WorkerDefaults, check_supported
 from driftline.streams.pipeline.online import OnlineRunner, OnlineStream
 from driftline.streams.pipeline.outputs import Outputs, Send
+from driftline.streams.pipeline.performance import PerformanceJudge
 from driftline.streams.pipeline.plan import ModelBatch, WarmupBatch, plan_batch
 from driftline.streams.pipeline.retrain import RetrainStep
 from driftline.streams.pipeline.warmup import warmup_reference
-from driftline.streams.state import REFERENCE_EXISTS, ApplyResult, BucketLayout, ModelLeases, WindowStore
+from driftline.streams.state import (
+    REFERENCE_EXISTS,
+    ApplyResult,
+    BucketLayout,
+    Join,
+    ModelLeases,
+    WindowStore,
+    read_stored_prediction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +69,8 @@ class PredictionProcessor:
         on_statistic: StatisticObserver | None = None,
         retry_delays: Sequence[float] = DEFAULT_DELAYS,
         topic_partitions: Callable[[], int | None] = lambda: None,
+        judge: PerformanceJudge | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -71,6 +86,8 @@ class PredictionProcessor:
         self._leases = leases
         self._closer = WindowCloser(settings, store, leases, self._outputs, retrain, on_statistic=on_statistic)
         self._topic_partitions = topic_partitions
+        self._judge = judge
+        self._clock = clock
 
     async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch; returns only when every effect is durable."""
@@ -107,6 +124,8 @@ class PredictionProcessor:
             async with self._leases.hold(monitor.model_id):
                 await self._retrain.after_alerts(monitor.model_id, monitor.retrain, online_alerts,
                                                  batch.max_event_time)
+        if batch.keep_predictions_seconds > 0:
+            await self._meet_waiting_labels(monitor, batch)
         layout = BucketLayout(monitor.layout.bucket_seconds, monitor.layout.lateness_seconds,
                               self._expected_partitions(monitor))
         result = await self._store.apply(batch, layout, states)
@@ -114,6 +133,36 @@ class PredictionProcessor:
             # The planner filtered against the watermark it read; a concurrent
             # writer moved it since. Raising makes the whole batch re-plan.
             raise Replan(f"watermark of {batch.model_id} partition {batch.partition} moved during the batch")
+        if result is ApplyResult.JOIN_RACE:
+            raise Replan(f"a label of {batch.model_id} began waiting for a prediction of this batch")
+        if batch.joins and self._judge is not None:  # after a crash too: the judge is idempotent
+            await self._judge.judge(monitor.model_id, monitor.spec, {j.window_id for j in batch.joins},
+                                    monitor.layout.bucket_seconds)
+
+    async def _meet_waiting_labels(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
+        """Join the labels that came before these predictions (they wait in the store): the joins go with the
+        batch's apply, and their predictions are not kept (a label joins a prediction once)."""
+        batch.now = self._clock()
+        ids = [pid for kept in batch.predictions.values() for pid in kept]
+        waiting = await self._store.pending_labels(monitor.model_id, ids)
+        if not waiting:
+            return
+        letters = []
+        for kept in batch.predictions.values():
+            for pid in [p for p in kept if p in waiting]:
+                label, ts, partition, offset = read_waiting_label(waiting[pid])
+                stored = kept.pop(pid)
+                try:
+                    batch.joins.append(join(pid, stored, label, ts, monitor.spec, monitor.layout.bucket_seconds))
+                except NotComparable as exc:
+                    _, predicted_at, _ = read_stored_prediction(stored)
+                    window = int((predicted_at or ts) // monitor.layout.bucket_seconds)
+                    batch.joins.append(Join(pid, window, {}))
+                    letters.append(DeadLetter(
+                        topic=self._settings.topics.labels, partition=partition, offset=offset,
+                        reason=f"label cannot be compared with its prediction: {exc}",
+                        payload_b64=base64.b64encode(waiting[pid]).decode()))
+        await self._outputs.dead_letters(letters)
 
     async def _apply_warmup(self, batch: WarmupBatch) -> None:
         collected = await self._store.apply_warmup(batch)

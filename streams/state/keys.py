@@ -79,13 +79,42 @@ def label_watermarks(model_id: str) -> str:
 
 
 def label_counts(model_id: str) -> str:
-    """Hash: ``joined``, ``unmatched`` (no prediction found within the TTL), ``errors`` (joined and wrong)."""
+    """Hash: ``joined``, ``unmatched`` (waited their TTL for a prediction), ``dropped`` (the waiting room was
+    full), ``duplicates`` (a second label for one prediction), ``errors`` (joined and wrong), and the label lag's
+    ``lag:<bin>`` histogram."""
     return f"{_tag(model_id)}:labels"
 
 
+def pending_labels(model_id: str) -> str:
+    """Hash: prediction_id -> a label that came before its prediction (JSON: label, time, partition, offset)."""
+    return f"{_tag(model_id)}:lpend"
+
+
+def pending_due(model_id: str) -> str:
+    """Sorted set: the waiting labels' prediction ids, scored by when they stop waiting (epoch seconds)."""
+    return f"{_tag(model_id)}:lpend:due"
+
+
+def prediction_days(model_id: str) -> str:
+    """Sorted set: the days predictions are kept under (:func:`predictions`), scored by when that day's hash
+    expires: where a label looks for its prediction, whatever its own time."""
+    return f"{_tag(model_id)}:pred:days"
+
+
 def performance_window(model_id: str, window_id: int) -> str:
-    """Hash: ``n`` joined labels and ``errors`` among them, for the labels whose time falls in window k."""
+    """Hash: the joined outcomes of the predictions made in window k (by the prediction's event time):
+    :mod:`driftline.detectors.performance` counters, and ``predicted`` (predictions made in it)."""
     return f"{_tag(model_id)}:perf:{window_id}"
+
+
+def performance_index(model_id: str) -> str:
+    """Sorted set: the ids of the model's performance windows (score = id)."""
+    return f"{_tag(model_id)}:perf:ids"
+
+
+def performance_state(model_id: str) -> str:
+    """String: the performance alert's state (its reference counters, the window judged last, firing)."""
+    return f"{_tag(model_id)}:perf:state"
 
 
 def firing_alerts(model_id: str) -> str:
@@ -113,10 +142,10 @@ def warmup_events(model_id: str) -> str:
 
 
 def predictions(model_id: str, bucket: int) -> str:
-    """Hash: prediction_id -> the ``prediction`` field as JSON, for joining late labels.
+    """Hash: prediction_id -> [prediction, event time, segment] as JSON, for joining late labels.
 
-    One hash per UTC day of event time (:func:`prediction_bucket`), expiring after the
-    model's label TTL plus a day: a label looks in the days from its TTL to its own time.
+    One hash per UTC day the predictions were stored (their records' timestamps, :func:`prediction_bucket`),
+    expiring the model's retention plus a day after its last write; :func:`prediction_days` lists them.
     """
     return f"{_tag(model_id)}:pred:{bucket}"
 
@@ -196,9 +225,14 @@ RETENTION: dict[str, str] = {
     "firing": "one field per firing alert (feature, segment, detector)",
     "retrain": "one value: the trigger times of the last day, the alert ids behind the last trigger",
     "online": "two fields per online detector and partition",
-    "labels": "three counters",
-    "perf:<id>": "TTL: the bucket TTL (7 days)",
-    "pred:<day>": "TTL: the model's label TTL plus a day",
+    "labels": "a few counters and the lag histogram (about 40 bins)",
+    "lpend": "waiting labels: at most the spec's max_pending_labels, each until its TTL",
+    "lpend:due": "one member per waiting label",
+    "pred:days": "one member per kept day (the retention in days, plus two)",
+    "perf:<id>": "TTL: the model's retention plus the bucket TTL",
+    "perf:ids": "one member per performance window, trimmed past the retention",
+    "perf:state": "one value",
+    "pred:<day>": "TTL: the model's retention plus a day, from the day's last write",
     "warmup": "TTL, and deleted when the warm-up reference is set",
     "lock": "TTL: the lease (15 s)",
     "hist:windows": "history_windows entries (1000)",

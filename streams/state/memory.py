@@ -21,6 +21,7 @@ from typing import Any
 from driftline.config import DriftAlert, RetrainTrigger
 from driftline.detectors import AlertState, FiringAlert, ModelReference, RetrainState
 from driftline.streams.state.history import WindowPoint, window_entry_id
+from driftline.streams.state.memory_labels import LabelSide, MemoryLabelStore, keep_and_join
 from driftline.streams.state.ports import (
     COUNT_FIELD,
     REFERENCE_EXISTS,
@@ -28,13 +29,11 @@ from driftline.streams.state.ports import (
     ApplyResult,
     BucketLayout,
     CloseResult,
-    LabelBatch,
     ModelBatch,
     RetrainRecord,
     WarmupBatch,
     WindowClose,
     WindowCounts,
-    prediction_bucket,
 )
 from driftline.streams.state.windows import CLOSED_KEPT, add_up_buckets
 
@@ -51,7 +50,7 @@ class _Model:
     floor: int | None = None
     late: int = 0
     buckets: dict[int, dict[str, int]] = field(default_factory=dict)
-    predictions: dict[int, dict[str, bytes]] = field(default_factory=dict)
+    labels: LabelSide = field(default_factory=LabelSide)
     detector_states: dict[str, bytes] = field(default_factory=dict)
     warmup: list[bytes] = field(default_factory=list)
     alert_states: dict[str, str] = field(default_factory=dict)
@@ -59,9 +58,6 @@ class _Model:
     latest: dict[str, str] = field(default_factory=dict)
     history: list[tuple[str, WindowPoint]] = field(default_factory=list)
     lease: str | None = None
-    label_watermarks: dict[int, int] = field(default_factory=dict)
-    label_counts: dict[str, int] = field(default_factory=dict)
-    performance: dict[int, tuple[int, int]] = field(default_factory=dict)
     firing: dict[str, FiringAlert] = field(default_factory=dict)
     retrain: RetrainState | None = None
     alert_log: dict[bytes, float] = field(default_factory=dict)
@@ -115,6 +111,9 @@ class MemoryWindowStore:
         verdict = _watermark_check(model.watermarks, batch.partition, batch.min_offset, batch.max_offset)
         if verdict is not ApplyResult.APPLIED:
             return verdict
+        joined = keep_and_join(model.labels, batch)
+        if joined is not None:
+            return joined
         horizon = None
         times = list(model.event_times.values())
         if layout.bucket_seconds > 0 and times and len(times) >= layout.expected_partitions:
@@ -132,8 +131,6 @@ class MemoryWindowStore:
             for name, n in counts.items():
                 stored[name] = stored.get(name, 0) + n
             model.open.add(bucket_id)
-        for day, predictions in batch.predictions.items():
-            model.predictions.setdefault(day, {}).update(predictions)
         model.watermarks[batch.partition] = batch.max_offset
         model.event_times[batch.partition] = max(model.event_times.get(batch.partition, float("-inf")),
                                                  batch.max_event_time)
@@ -210,55 +207,14 @@ class MemoryWindowStore:
     async def latest(self, model_id: str) -> dict[str, dict[str, Any]]:
         return {k: json.loads(v) for k, v in self._models[model_id].latest.items()}
 
+    async def pending_labels(self, model_id: str, prediction_ids: Sequence[str]) -> dict[str, bytes]:
+        pending = self._models[model_id].labels.pending
+        return {pid: pending[pid] for pid in prediction_ids if pid in pending}
+
 
 def _entry_key(entry: str) -> tuple[int, int]:
     ms, _, seq = entry.partition("-")
     return int(ms), int(seq)
-
-
-class MemoryLabelStore:
-    def __init__(self, models: _Models) -> None:
-        self._models = models
-
-    async def applied_offsets(self, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        return {(m, p): self._models[m].label_watermarks[p] for m, p in pairs
-                if m in self._models and p in self._models[m].label_watermarks}
-
-    async def find_predictions(self, model_id: str, labels: Sequence[tuple[str, float]],
-                               ttl_seconds: float) -> dict[str, bytes]:
-        days = self._models[model_id].predictions
-        found: dict[str, bytes] = {}
-        for pid, ts in labels:
-            for day in range(prediction_bucket(ts) + 1, prediction_bucket(ts - ttl_seconds) - 1, -1):  # newest first
-                value = days.get(day, {}).get(pid)
-                if value is not None:
-                    found.setdefault(pid, value)
-        return found
-
-    async def detector_states(self, model_id: str, fields: Sequence[str]) -> dict[str, bytes]:
-        states = self._models[model_id].detector_states
-        return {f: states[f] for f in fields if f in states}
-
-    async def apply(self, batch: LabelBatch) -> ApplyResult:
-        model = self._models[batch.model_id]
-        verdict = _watermark_check(model.label_watermarks, batch.partition, batch.min_offset, batch.max_offset)
-        if verdict is not ApplyResult.APPLIED:
-            return verdict
-        model.detector_states.update(batch.states)
-        for name, n in (("joined", batch.joined), ("unmatched", batch.unmatched), ("errors", batch.errors)):
-            model.label_counts[name] = model.label_counts.get(name, 0) + n
-        for window_id, (n, wrong) in batch.windows.items():
-            before = model.performance.get(window_id, (0, 0))
-            model.performance[window_id] = (before[0] + n, before[1] + wrong)
-        model.label_watermarks[batch.partition] = batch.max_offset
-        return ApplyResult.APPLIED
-
-    async def counts(self, model_id: str) -> dict[str, int]:
-        return dict(self._models[model_id].label_counts)
-
-    async def performance(self, model_id: str, window_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-        perf = self._models[model_id].performance
-        return {w: perf[w] for w in window_ids if w in perf}
 
 
 class MemoryModelLeases:
@@ -361,7 +317,7 @@ class MemoryState:
         self._models = _Models()
         self._progress: dict[str, dict[tuple[str, int], int]] = {}
         self.windows = MemoryWindowStore(self._models)
-        self.labels = MemoryLabelStore(self._models)
+        self.labels = MemoryLabelStore(lambda m: self._models[m].labels, lambda m: self._models[m].detector_states)
         self.leases = MemoryModelLeases(self._models)
         self.retrain = MemoryRetrainStore(self._models)
         self.history = MemoryHistory(self._models, keep_events=keep_events)

@@ -32,6 +32,9 @@ from driftline.streams.state.ports import (
     WarmupBatch,
     WindowClose,
     WindowCounts,
+    counter_arg,
+    lag_bin,
+    performance_ttl,
 )
 
 CLOSED_KEPT = 256
@@ -116,18 +119,23 @@ class RedisWindowStore:
         bucket_ids = sorted(batch.buckets)
         days = sorted(batch.predictions)
         m = batch.model_id
+        joins = batch.keep_predictions_seconds > 0
+        perf_ids = sorted(batch.predicted) if joins else []
         key_list = [
             keys.watermarks(m), keys.partition_event_times(m), keys.open_windows(m), keys.closed_windows(m),
             keys.late_events(m), keys.detector_states(m), keys.closed_floor(m),
             *(keys.bucket_counts(m, b) for b in bucket_ids),
             *(keys.predictions(m, day) for day in days),
         ]
-        # Predictions live for the label TTL past the end of their day (labels look back that far).
+        if joins:
+            key_list += [keys.pending_labels(m), keys.pending_due(m), keys.label_counts(m), keys.prediction_days(m),
+                         keys.performance_index(m), *(keys.performance_window(m, w) for w in perf_ids)]
+        # A day's predictions live the retention past the day's last write (labels look in every kept day).
         predictions_ttl = batch.keep_predictions_seconds + PREDICTION_BUCKET_SECONDS
         args: list[str | int | float | bytes] = [
             batch.partition, batch.min_offset, batch.max_offset, repr(batch.max_event_time), self._ttl,
             len(bucket_ids), predictions_ttl, len(states), layout.bucket_seconds, layout.lateness_seconds,
-            layout.expected_partitions,
+            layout.expected_partitions, len(days),
         ]
         for name, value in states.items():
             args += [name, value]
@@ -138,9 +146,22 @@ class RedisWindowStore:
                 args += [name, count]
         for day in days:
             predictions = batch.predictions[day]
-            args.append(len(predictions))
+            args += [day, len(predictions)]
             for prediction_id, value in predictions.items():
                 args += [prediction_id, value]
+        if not joins:
+            args.append(0)
+        else:
+            expiry = int(batch.now) + predictions_ttl
+            args += [1, expiry, performance_ttl(batch.keep_predictions_seconds, self._ttl), len(perf_ids)]
+            for w in perf_ids:
+                args += [w, batch.predicted[w]]
+            position = {w: i + 1 for i, w in enumerate(perf_ids)}
+            args.append(len(batch.joins))
+            for join in batch.joins:
+                args += [join.prediction_id, position[join.window_id], lag_bin(join.lag_seconds), len(join.counts)]
+                for name, increment in join.counts.items():
+                    args += [name, counter_arg(increment)]
         return ApplyResult(int(await self._apply(keys=key_list, args=args)))
 
     async def apply_warmup(self, batch: WarmupBatch) -> int:
@@ -218,6 +239,14 @@ class RedisWindowStore:
 
     async def closed_window_count(self, model_id: str) -> int:
         return int(await self._redis.scard(keys.closed_windows(model_id)))
+
+    async def pending_labels(self, model_id: str, prediction_ids: Sequence[str]) -> dict[str, bytes]:
+        """The labels waiting for these predictions (one EXISTS when no label waits, as is usual)."""
+        key = keys.pending_labels(model_id)
+        if not prediction_ids or not await self._redis.exists(key):
+            return {}
+        values = await self._redis.hmget(key, list(prediction_ids))
+        return {pid: raw(v) for pid, v in zip(prediction_ids, values, strict=True) if v is not None}
 
     async def latest(self, model_id: str) -> dict[str, dict[str, Any]]:
         stored = await self._redis.hgetall(keys.latest(model_id))

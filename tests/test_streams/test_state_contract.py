@@ -25,15 +25,19 @@ from driftline.streams.state import (
     ApplyResult,
     BucketLayout,
     CloseResult,
+    Join,
+    KeptPrediction,
     LabelBatch,
     MemoryState,
     ModelBatch,
+    PendingLabel,
     RedisState,
     State,
     WarmupBatch,
     WindowClose,
     WindowPoint,
     keys,
+    stored_prediction,
 )
 from driftline.streams.state.windows import CLOSED_KEPT
 
@@ -233,23 +237,100 @@ async def test_warmup_rows_collect_under_the_watermark_until_a_reference_exists(
     assert await store.get_reference(model) == second
 
 
-async def test_labels_apply_under_their_own_watermark_and_find_kept_predictions(backend: Backend) -> None:
+NOW = 1_000_000.0
+
+
+def kept_batch(model: str, offsets: tuple[int, int], predictions: dict[int, dict[str, bytes]],
+               joins: list[Join] | None = None) -> ModelBatch:
+    """Predictions of a model that joins labels (kept a day), in performance window 0."""
+    kept = batch(model, 0, offsets, {0: {COUNT_FIELD: sum(len(p) for p in predictions.values())}}, ts=30.0)
+    kept.predictions = predictions
+    kept.keep_predictions_seconds = 86_400
+    kept.predicted = {0: sum(len(p) for p in predictions.values())}
+    kept.joins = joins or []
+    kept.now = NOW
+    return kept
+
+
+ERR = {"n": 1, "err": 1}
+RIGHT = {"n": 1, "err": 0}
+
+
+async def test_labels_apply_under_their_own_watermark_and_join_kept_predictions_once(backend: Backend) -> None:
     state, model = backend.state, model_id()
-    kept = batch(model, 0, (0, 1), {0: {COUNT_FIELD: 2}}, ts=86_401.0)
-    kept.predictions = {0: {"p1": b"0.25"}, 1: {"p2": b'"fraud"'}}
-    kept.keep_predictions_seconds = 3600
-    assert await state.windows.apply(kept) is ApplyResult.APPLIED
-    found = await state.labels.find_predictions(model, [("p1", 100.0), ("p2", 86_500.0), ("p3", 10.0)], 3600)
-    assert found == {"p1": b"0.25", "p2": b'"fraud"'}
-    labels = LabelBatch(model, 0, 0, 4, joined=4, unmatched=1, errors=2, windows={1: (3, 1), 2: (1, 1)},
-                        states={"label:0:0": b"s"})
+    p1, p2 = stored_prediction(0.25, 30.0, None), stored_prediction("fraud", 40.0, None)
+    assert await state.windows.apply(kept_batch(model, (0, 1), {11: {"p1": p1}, 12: {"p2": p2}})) is ApplyResult.APPLIED
+    found, days = await state.labels.find_predictions(model, ["p1", "p2", "p3"], NOW)
+    assert found == {"p1": KeptPrediction(11, p1), "p2": KeptPrediction(12, p2)} and days == (12, 11)
+    labels = LabelBatch(model, 0, 0, 4, joins=[Join("p1", 0, ERR, day=11, lag_seconds=3.0),
+                                               Join("p2", 0, {"n": 1, "ae": 0.5, "se": 0.25}, day=12),
+                                               Join("p1", 0, ERR, day=11)],
+                        days=days, now=NOW, states={"label:0:0": b"s"})
     assert await state.labels.apply(labels) is ApplyResult.APPLIED
     assert await state.labels.apply(labels) is ApplyResult.ALREADY_APPLIED
-    assert await state.labels.apply(LabelBatch(model, 0, 3, 6)) is ApplyResult.OVERLAPS_WATERMARK
-    assert await state.labels.counts(model) == {"joined": 4, "unmatched": 1, "errors": 2}
-    assert await state.labels.performance(model, [0, 1, 2]) == {1: (3, 1), 2: (1, 1)}
+    assert await state.labels.apply(LabelBatch(model, 0, 3, 6, now=NOW)) is ApplyResult.OVERLAPS_WATERMARK
+    counts = await state.labels.counts(model, NOW)
+    assert (counts.joined, counts.duplicates, counts.errors, counts.pending) == (2, 1, 1, 0)
+    assert counts.lag == {"4": 1}
+    assert await state.labels.performance(model, [0, 1]) == {0: {"predicted": 2.0, "n": 2.0, "err": 1.0,
+                                                                 "ae": 0.5, "se": 0.25}}
+    assert await state.labels.performance_windows(model, since=-5, until=5) == [0]
     assert await state.labels.detector_states(model, ["label:0:0"]) == {"label:0:0": b"s"}
     assert await state.labels.applied_offsets([(model, 0), (model, 1)]) == {(model, 0): 4}
+    assert (await state.labels.find_predictions(model, ["p1", "p2"], NOW))[0] == {}  # joined: not kept any more
+
+
+async def test_a_label_that_comes_first_waits_and_its_prediction_joins_it(backend: Backend) -> None:
+    state, model = backend.state, model_id()
+    found, days = await state.labels.find_predictions(model, ["p1"], NOW)
+    assert found == {} and days == ()
+    waiting = LabelBatch(model, 0, 0, 1, pending=[PendingLabel("p1", b'[1,50.0,0,0]', NOW + 60),
+                                                 PendingLabel("p1", b'[1,50.0,0,1]', NOW + 60)], now=NOW)
+    assert await state.labels.apply(waiting) is ApplyResult.APPLIED
+    counts = await state.labels.counts(model, NOW)
+    assert (counts.pending, counts.duplicates, counts.joined) == (1, 1, 0)
+    assert await state.windows.pending_labels(model, ["p1", "p2"]) == {"p1": b'[1,50.0,0,0]'}
+    # the prediction's batch was planned before the label waited: refused, nothing changed
+    raced = kept_batch(model, (0, 1), {11: {"p1": stored_prediction(0.9, 30.0, None)}})
+    assert await state.windows.apply(raced) is ApplyResult.JOIN_RACE
+    assert await state.windows.applied_offsets([(model, 0)]) == {}
+    joined = kept_batch(model, (0, 1), {11: {}}, joins=[Join("p1", 0, RIGHT, lag_seconds=20.0)])
+    assert await state.windows.apply(joined) is ApplyResult.APPLIED
+    assert await state.windows.apply(joined) is ApplyResult.ALREADY_APPLIED
+    counts = await state.labels.counts(model, NOW)
+    assert (counts.pending, counts.joined, counts.errors) == (0, 1, 0)
+    assert await state.labels.performance(model, [0]) == {0: {"predicted": 0.0, "n": 1.0, "err": 0.0}}
+
+
+async def test_a_waiting_label_and_its_prediction_that_crossed_make_the_label_batch_replan(backend: Backend) -> None:
+    state, model = backend.state, model_id()
+    _, days = await state.labels.find_predictions(model, ["p1"], NOW)  # planned: no prediction yet
+    assert await state.windows.apply(kept_batch(model, (0, 1), {11: {"p1": stored_prediction(1, 30.0, None)}})) \
+        is ApplyResult.APPLIED  # ... which came meanwhile, on a new day
+    waiting = LabelBatch(model, 0, 0, 1, pending=[PendingLabel("p1", b"[0,50.0,0,0]", NOW + 60)], days=days, now=NOW)
+    assert await state.labels.apply(waiting) is ApplyResult.JOIN_RACE
+    found, days = await state.labels.find_predictions(model, ["p1"], NOW)
+    again = LabelBatch(model, 0, 0, 1, pending=[PendingLabel("p1", b"[0,50.0,0,0]", NOW + 60)], days=days, now=NOW)
+    assert found and await state.labels.apply(again) is ApplyResult.JOIN_RACE  # kept on a day looked in, too
+
+
+async def test_waiting_labels_are_bounded_and_unmatched_only_once_their_wait_is_over(backend: Backend) -> None:
+    state, model = backend.state, model_id()
+    first = LabelBatch(model, 0, 0, 2, pending=[PendingLabel(f"p{i}", b"[0,1.0,0,0]", NOW + 10 * i)
+                                                for i in range(3)], now=NOW, max_pending=2)
+    assert await state.labels.apply(first) is ApplyResult.APPLIED
+    counts = await state.labels.counts(model, NOW + 5)
+    assert (counts.pending, counts.dropped, counts.overdue, counts.unmatched) == (2, 1, 1, 0)
+    assert await state.labels.apply(LabelBatch(model, 0, 3, 3, now=NOW + 15)) is ApplyResult.APPLIED
+    counts = await state.labels.counts(model, NOW + 15)
+    assert (counts.pending, counts.unmatched, counts.overdue) == (0, 2, 0)
+
+
+async def test_the_performance_state_is_kept(backend: Backend) -> None:
+    state, model = backend.state, model_id()
+    assert await state.labels.performance_state(model) is None
+    await state.labels.put_performance_state(model, b'{"firing": true}')
+    assert await state.labels.performance_state(model) == b'{"firing": true}'
 
 
 async def test_leases_take_turns(backend: Backend) -> None:

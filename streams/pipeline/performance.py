@@ -1,0 +1,150 @@
+"""The performance alert: ``__performance__`` fires while windows of predictions do worse than the reference.
+
+After every apply that joined labels (either path), the model's performance windows that changed are judged
+under the model's lease (one judge per model at a time, as windows have one closer):
+
+1. **The reference.** Without one, the first performance windows form it: windows are added in order (each
+   once a later window has labels, so its own are mostly in) until they hold ``reference_labels`` joined
+   labels. It is kept with the judge's state.
+2. **The window judged** is the newest changed window after the reference with at least ``min_labels``
+   joined labels; an older window is not judged again once a newer one was, and one window is judged again
+   only when its label count has doubled (a few looks: the false-alarm budget is split over them,
+   :func:`~driftline.detectors.performance_band.alpha_for`).
+3. **The rule** (:func:`~driftline.detectors.performance_band.judge`): fire when the window is worse than the
+   reference beyond the band (a one-sided test at the spec's ERT), resolve when a judged window is back
+   within it (no sign of being worse); in between the alert keeps its state.
+
+Alerts are published before the state is stored (a crash in between republishes the same alert ids).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+
+import orjson
+
+from driftline.config import PERFORMANCE_FEATURE, DriftAlert, ModelSpec
+from driftline.config.events import TimeWindow
+from driftline.detectors import alert_id
+from driftline.detectors.performance_band import PerformanceJudgement, alpha_for, judge
+from driftline.streams.pipeline.model_setup import policy_of
+from driftline.streams.pipeline.outputs import Outputs
+from driftline.streams.pipeline.retrain import RetrainStep
+from driftline.streams.state import LabelStore, ModelLeases
+
+log = logging.getLogger(__name__)
+
+REFERENCE_FROM_LABELS = "labels:first"
+"""The reference version of a performance reference made from the model's first joined labels."""
+_NOT_COUNTERS = {"predicted"}
+
+
+@dataclass(frozen=True)
+class PerformanceState:
+    reference: dict[str, float] | None = None
+    reference_until: int = -(1 << 62)
+    """The last window in the reference: later windows are judged."""
+    window: int | None = None
+    """The window judged last."""
+    looked_n: int = 0
+    firing: bool = False
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> PerformanceState:
+        return cls(**orjson.loads(raw)) if raw else cls()
+
+
+class PerformanceJudge:
+    def __init__(self, store: LabelStore, outputs: Outputs, leases: ModelLeases,
+                 retrain: RetrainStep | None = None) -> None:
+        self._store = store
+        self._outputs = outputs
+        self._leases = leases
+        self._retrain = retrain
+
+    async def judge(self, model_id: str, spec: ModelSpec, window_ids: Iterable[int], bucket_seconds: int) -> None:
+        touched = sorted(set(window_ids))
+        if not touched:
+            return
+        async with self._leases.hold(model_id):
+            state = PerformanceState.from_bytes(await self._store.performance_state(model_id))
+            if state.reference is None:
+                state = await self._reference(model_id, spec, state, touched[-1])
+                if state.reference is None:
+                    return
+                await self._store.put_performance_state(model_id, state.to_bytes())
+            alerts, state = await self._judge(model_id, spec, state, touched, bucket_seconds)
+            if alerts:
+                await self._outputs.alerts(alerts)
+                policy = policy_of(spec.retrain_policy)
+                if self._retrain is not None:
+                    await self._retrain.after_alerts(model_id, policy, alerts, alerts[-1].window.end.timestamp())
+            await self._store.put_performance_state(model_id, state.to_bytes())
+
+    async def _reference(self, model_id: str, spec: ModelSpec, state: PerformanceState,
+                         newest: int) -> PerformanceState:
+        ids = await self._store.performance_windows(model_id, since=-(1 << 62), until=newest)
+        perf = await self._store.performance(model_id, ids)
+        labelled = [w for w in ids if perf.get(w, {}).get("n", 0) > 0]
+        total: dict[str, float] = {}
+        for w in labelled[:-1]:  # the newest labelled window may still be filling
+            for name, value in perf[w].items():
+                if name not in _NOT_COUNTERS:
+                    total[name] = total.get(name, 0.0) + value
+            if total.get("n", 0) >= spec.performance.reference_labels:
+                log.info("model %s: performance reference from its first %d joined labels (windows up to %d)",
+                         model_id, int(total["n"]), w)
+                return replace(state, reference=total, reference_until=w)
+        return state
+
+    async def _judge(self, model_id: str, spec: ModelSpec, state: PerformanceState, touched: list[int],
+                     bucket_seconds: int) -> tuple[list[DriftAlert], PerformanceState]:
+        assert state.reference is not None
+        candidates = [w for w in touched if w > state.reference_until and (state.window is None or w >= state.window)]
+        perf = await self._store.performance(model_id, candidates)
+        eligible = [w for w in candidates if perf.get(w, {}).get("n", 0) >= spec.performance.min_labels]
+        if not eligible:
+            return [], state
+        window = eligible[-1]
+        n = int(perf[window]["n"])
+        if window == state.window and n < 2 * state.looked_n:
+            return [], state
+        verdict = judge(state.reference, perf[window], alpha=alpha_for(spec.performance.ert_windows))
+        state = replace(state, window=window, looked_n=n)
+        if verdict is None:
+            return [], state
+        if verdict.verdict == "worse" and not state.firing:
+            return [_alert(model_id, verdict, window, bucket_seconds, "firing")], replace(state, firing=True)
+        if verdict.verdict == "within" and state.firing:
+            return [_alert(model_id, verdict, window, bucket_seconds, "resolved")], replace(state, firing=False)
+        return [], state
+
+
+def _alert(model_id: str, verdict: PerformanceJudgement, window_id: int, bucket_seconds: int,
+           transition: str) -> DriftAlert:
+    start = datetime.fromtimestamp(window_id * bucket_seconds, tz=UTC)
+    end = datetime.fromtimestamp((window_id + 1) * bucket_seconds, tz=UTC)
+    return DriftAlert(
+        alert_id=alert_id(model_id=model_id, feature=PERFORMANCE_FEATURE, detector=verdict.metric,
+                          window_start=start, window_end=end, state=f"{transition}:critical",
+                          reference_version=REFERENCE_FROM_LABELS),
+        model_id=model_id,
+        feature=PERFORMANCE_FEATURE,
+        detector=verdict.metric,
+        statistic=verdict.value,
+        threshold=verdict.band,
+        p_value=verdict.p_value,
+        reference_value=verdict.reference,
+        severity="critical",
+        state="firing" if transition == "firing" else "resolved",
+        window=TimeWindow(start=start, end=end),
+        reference_version=REFERENCE_FROM_LABELS,
+        n_reference=verdict.n_reference,
+        n_current=verdict.n,
+    )
