@@ -6,10 +6,10 @@ under the model's lease (one judge per model at a time, as windows have one clos
 1. **The reference.** Without one, the first performance windows form it: windows are added in order (each
    once a later window has labels, so its own are mostly in) until they hold ``reference_labels`` joined
    labels. It is kept with the judge's state.
-2. **The window judged** is the newest changed window after the reference with at least ``min_labels``
-   joined labels; an older window is not judged again once a newer one was, and one window is judged again
-   only when its label count has doubled (a few looks: the false-alarm budget is split over them,
-   :func:`~driftline.detectors.performance_band.alpha_for`).
+2. **The windows judged** are the changed windows after the reference with at least ``min_labels`` joined
+   labels, oldest first; a window older than the one judged last is not judged again (the alert follows the
+   newest evidence), and one window is judged again only when its label count has doubled (a few looks: the
+   false-alarm budget is split over them, :func:`~driftline.detectors.performance_band.alpha_for`).
 3. **The rule** (:func:`~driftline.detectors.performance_band.judge`): fire when the window is worse than the
    reference beyond the band (a one-sided test at the spec's ERT), resolve when a judged window is back
    within it (no sign of being worse); in between the alert keeps its state.
@@ -109,21 +109,23 @@ class PerformanceJudge:
         candidates = [w for w in touched if w > state.reference_until and (state.window is None or w >= state.window)]
         perf = await self._store.performance(model_id, candidates)
         eligible = [w for w in candidates if perf.get(w, {}).get("n", 0) >= spec.performance.min_labels]
-        if not eligible:
-            return [], state
-        window = eligible[-1]
-        n = int(perf[window]["n"])
-        if window == state.window and n < 2 * state.looked_n:
-            return [], state
-        verdict = judge(state.reference, perf[window], alpha=alpha_for(spec.performance.ert_windows))
-        state = replace(state, window=window, looked_n=n)
-        if verdict is None:
-            return [], state
-        if verdict.verdict == "worse" and not state.firing:
-            return [_alert(model_id, verdict, window, bucket_seconds, "firing")], replace(state, firing=True)
-        if verdict.verdict == "within" and state.firing:
-            return [_alert(model_id, verdict, window, bucket_seconds, "resolved")], replace(state, firing=False)
-        return [], state
+        alpha = alpha_for(spec.performance.ert_windows)
+        alerts: list[DriftAlert] = []
+        for window in eligible:  # oldest first: the alert names the first window that is worse
+            n = int(perf[window]["n"])
+            if window == state.window and n < 2 * state.looked_n:
+                continue
+            verdict = judge(state.reference, perf[window], alpha=alpha)
+            state = replace(state, window=window, looked_n=n)
+            if verdict is None:
+                continue
+            if verdict.verdict == "worse" and not state.firing:
+                alerts.append(_alert(model_id, verdict, window, bucket_seconds, "firing"))
+                state = replace(state, firing=True)
+            elif verdict.verdict == "within" and state.firing:
+                alerts.append(_alert(model_id, verdict, window, bucket_seconds, "resolved"))
+                state = replace(state, firing=False)
+        return alerts, state
 
 
 def _alert(model_id: str, verdict: PerformanceJudgement, window_id: int, bucket_seconds: int,

@@ -1,17 +1,23 @@
-"""Late labels joined to stored predictions on real Kafka and Redis: an error rate that jumps raises
-one concept-drift (``__performance__``) alert and a retrain trigger; every label is counted once,
-the unmatched and the malformed ones apart."""
+"""Labels joined to their predictions on real Kafka and Redis, in the orders real feedback arrives: labels
+running ahead of their predictions (a label sent right after the prediction 2,000 later), and every label
+before its prediction. Every label is joined once (none unmatched), and an error rate that rises from 8 % to
+20 % and returns fires ``__performance__`` within two windows of the rise, keeps it firing while the rate is
+high, and resolves it after the return; the malformed label is a dead letter, the stray one waits."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from driftline.config.events import PERFORMANCE_FEATURE, DeadLetter, DriftAlert, RetrainTrigger
 from driftline.config.settings import Settings
+from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state import RedisState
@@ -21,74 +27,114 @@ from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.status import status_lines
 
-from ..support.kafka import produce, read_topic
-from ..support.waiting import wait_counted, wait_until
+from ..support.kafka import PRODUCER_DEFAULTS, read_topic
+from ..support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
-WINDOWS, PER_WINDOW, JUMP_AT = 8, 1000, 4000
+WINDOWS, PER_WINDOW = 14, 1000
+RISE, RETURN = 6, 10
+"""The error rate is 20 % for the predictions of windows RISE..RETURN-1, 8 % before and after."""
+AHEAD = 2000
 
 
-def labels_for(events: list[dict[str, object]], rng: np.random.Generator) -> list[bytes]:
-    """Ground truth an hour late: right 92% of the time at first, 60% from the JUMP_AT-th prediction on."""
+def labels_for(events: list[dict[str, object]], rng: np.random.Generator) -> list[dict[str, object]]:
+    """Ground truth a minute late: wrong 8 % of the time, 20 % for the predictions of the middle windows."""
     out = []
     for i, event in enumerate(events):
         predicted = float(event["prediction"]) >= 0.5  # type: ignore[arg-type]
-        right = rng.random() < (0.92 if i < JUMP_AT else 0.60)
-        out.append(orjson.dumps({"model_id": event["model_id"], "prediction_id": event["prediction_id"],
-                                 "label": int(predicted == right), "ts": float(event["ts"]) + 3600}))  # type: ignore[arg-type]
+        wrong = rng.random() < (0.20 if RISE * PER_WINDOW <= i < RETURN * PER_WINDOW else 0.08)
+        out.append({"model_id": event["model_id"], "prediction_id": event["prediction_id"],
+                    "label": int(predicted != wrong), "ts": float(event["ts"]) + 60})  # type: ignore[arg-type]
     return out
 
 
-async def test_an_error_rate_jump_raises_a_concept_drift_alert_and_a_retrain_trigger(
-    settings: Settings, tmp_path: Path
+async def send_in_order(settings: Settings, messages: list[tuple[str, bytes, str]]) -> None:
+    """(topic, value, key) in this order, on one producer, acknowledged."""
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka), **PRODUCER_DEFAULTS)
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, value, key=key.encode()) for topic, value, key in messages]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def interleaved(settings: Settings, events: list[dict[str, object]], labels: list[dict[str, object]],
+                order: str) -> list[tuple[str, bytes, str]]:
+    topics = settings.topics
+    preds = [(topics.predictions, orjson.dumps(e), str(e["model_id"])) for e in events]
+    labs = [(topics.labels, orjson.dumps(x), str(x["model_id"])) for x in labels]
+    if order == "before":
+        return labs + preds
+    out: list[tuple[str, bytes, str]] = []
+    for j, prediction in enumerate(preds):
+        out.append(prediction)
+        if j >= AHEAD:
+            out.append(labs[j - AHEAD])
+    return out + labs[len(preds) - AHEAD:]
+
+
+@pytest.mark.parametrize("order", ["ahead", "before"])
+async def test_every_label_joins_and_a_rising_error_rate_fires_until_it_returns(
+    settings: Settings, tmp_path: Path, order: str
 ) -> None:
-    sim = FraudSimulator(model_id=f"labels-{settings.app_id[-8:]}", seed=12)
+    sim = FraudSimulator(model_id=f"labels-{order}-{settings.app_id[-8:]}", seed=12)
     await ensure_topics(settings)
     store = RedisWindowStore.from_settings(settings.redis)
     label_store = RedisLabelStore(store.redis)
     await store.put_reference(sim.reference())
     events = [e for w in range(WINDOWS) for e in sim.events(window=w, n=PER_WINDOW)]
     labels = labels_for(events, np.random.default_rng(0))
-    strays = [orjson.dumps({"model_id": sim.model_id, "prediction_id": "never-seen", "label": 1, "ts": 1.0}),
-              b'{"model_id": "x", "label": 1}']
+    strays = [(settings.topics.labels, orjson.dumps({"model_id": sim.model_id, "prediction_id": "never-seen",
+                                                     "label": 1, "ts": 1.0}), sim.model_id),
+              (settings.topics.labels, b'{"model_id": "x", "label": 1}', sim.model_id)]
     try:
         with WorkerProcess(settings, log_path=tmp_path / "worker.log", extra_args=["--join-labels"]) as worker:
-            await produce(settings, events)
-
-            assert await wait_counted(store, sim.model_id, WINDOWS, len(events)) == len(events)  # all kept
-            await produce(settings, [*labels, *strays], topic=settings.topics.labels, key=sim.model_id)
+            await send_in_order(settings, [*interleaved(settings, events, labels, order), *strays])
 
             async def joined() -> bool:
                 assert worker.alive(), worker.log_tail()
-                counts = await label_store.counts(sim.model_id)
-                return counts.get("joined", 0) + counts.get("unmatched", 0) >= len(labels) + 1
+                counts = await label_store.counts(sim.model_id, time.time())
+                return counts.joined >= len(labels) and counts.pending >= 1
 
-            await wait_until(joined, 120, "every label to be joined")
-            counts = await label_store.counts(sim.model_id)
+            await wait_until(joined, 180, "every label to be joined")
+            await asyncio.sleep(1.0)  # anything counted twice gets the time to show
+            counts = await label_store.counts(sim.model_id, time.time())
             lines = await status_lines(RedisState(store.redis))
             status = [line for line in lines if line.startswith(sim.model_id + " ")]
+        assert (counts.joined, counts.unmatched, counts.pending, counts.duplicates, counts.dropped) == \
+            (len(labels), 0, 1, 0, 0)  # each once; the stray waits for a prediction that never comes
+        expected_errors = sum(1 for e, x in zip(events, labels, strict=True)
+                              if (float(e["prediction"]) >= 0.5) != bool(x["label"]))  # type: ignore[arg-type]
+        assert counts.errors == expected_errors
         (performance_row,) = [line.split() for line in status if PERFORMANCE_FEATURE in line]
-        assert performance_row[2] == "error_rate" and performance_row[-2:] == ["(1", "unmatched)"]
-        assert abs(float(performance_row[3]) - counts["errors"] / counts["joined"]) < 1e-3
-        assert counts["joined"] == len(labels) and counts["unmatched"] == 1  # each once; the stray apart
-        expected_errors = sum(1 for e, v in zip(events, labels, strict=True)
-                              if (float(e["prediction"]) >= 0.5) != bool(orjson.loads(v)["label"]))  # type: ignore[arg-type]
-        assert counts["errors"] == expected_errors
+        assert performance_row[2] == "error_rate"
 
-        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 1)]
-        performance = [a for a in alerts if a.feature == PERFORMANCE_FEATURE]
-        assert [(a.detector, a.state) for a in performance][:1] == [("ddm", "firing")]
-        assert len([a for a in performance if a.state == "firing"]) == 1
-        jump_time = float(events[JUMP_AT]["ts"]) + 3600  # type: ignore[arg-type]
-        assert jump_time <= performance[0].window.end.timestamp() < jump_time + 120  # found within ~2k labels
-        assert not [a for a in alerts if a.feature != PERFORMANCE_FEATURE]  # no covariate drift was injected
+        alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 2)]
+        mine = [a for a in alerts if a.model_id == sim.model_id]
+        performance = [(a.state, a.detector, window_of(a)) for a in mine if a.feature == PERFORMANCE_FEATURE]
+        assert [(state, detector) for state, detector, _ in performance] == [("firing", "error_rate"),
+                                                                            ("resolved", "error_rate")], performance
+        assert RISE <= performance[0][2] <= RISE + 1  # within two windows of the rise
+        assert RETURN <= performance[1][2] <= RETURN + 1  # firing all along, resolved once the rate is back
+        firing = next(a for a in mine if a.state == "firing")
+        assert firing.reference_value is not None and abs(firing.reference_value - 0.08) < 0.02
+        assert firing.statistic > firing.threshold > firing.reference_value and firing.n_current >= 200
+        assert not [a for a in mine if a.feature != PERFORMANCE_FEATURE]  # no covariate drift was injected
 
         triggers = [decode(v, RetrainTrigger, max_bytes=10**6)
                     for v in await read_topic(settings, settings.topics.retrain, 1)]
-        assert [(t.model_id, t.policy) for t in triggers] == [(sim.model_id, "performance")]
-        raw_letters = await read_topic(settings, settings.topics.deadletter, 1)
-        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in raw_letters]
-        assert [d.topic for d in letters] == [settings.topics.labels] and "prediction_id" in letters[0].reason
+        assert [(t.model_id, t.policy) for t in triggers if t.model_id == sim.model_id] == [(sim.model_id,
+                                                                                              "performance")]
+        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in await read_topic(settings, settings.topics.deadletter, 1)]
+        assert [d.topic for d in letters][-1:] == [settings.topics.labels] and "prediction_id" in letters[-1].reason
     finally:
         await store.close()
+
+
+def window_of(alert: DriftAlert) -> int:
+    """The simulator's window number of an alert's window."""
+    from driftline.streams.testing.simulate import EPOCH
+
+    return int((alert.window.start.timestamp() - EPOCH.timestamp()) // 60)

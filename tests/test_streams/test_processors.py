@@ -16,6 +16,7 @@ from driftline.detectors.reference import ModelReference
 from driftline.streams.ingest.decode import Record, decode
 from driftline.streams.pipeline.labels import LabelProcessor
 from driftline.streams.pipeline.outputs import Outputs
+from driftline.streams.pipeline.performance import PerformanceJudge
 from driftline.streams.pipeline.predictions import PredictionProcessor
 from driftline.streams.pipeline.retrain import RetrainStep
 from driftline.streams.state import (
@@ -34,8 +35,10 @@ SPEC = ModelSpec.model_validate({
     "window": {"size_seconds": 60},
     "features": {"x": {"kind": "numeric"}},
     "thresholds": {"min_samples": 20},
-    "online": [{"detector": "page_hinkley", "stream": "prediction", "params": {"threshold": 5.0}}],
+    "online": [{"detector": "page_hinkley", "stream": "prediction", "params": {"threshold": 5.0}},
+               {"detector": "ddm", "stream": "error", "params": {"warm_start": 50}}],
     "join_labels": True,
+    "performance": {"min_labels": 50, "reference_labels": 100},
 })
 
 
@@ -69,6 +72,10 @@ class JournalledLabels(MemoryLabelStore):
         self.journal.append(("apply", f"labels {batch.model_id}@{batch.partition}:{result.name}"))
         return result
 
+    async def put_performance_state(self, model_id: str, state: bytes) -> None:
+        await super().put_performance_state(model_id, state)
+        self.journal.append(("judged", model_id))
+
 
 class Recorder:
     """The broker: records what is sent, in order, as the decoded event."""
@@ -93,22 +100,25 @@ class Recorder:
 class World:
     """A processor pair on one in-memory state, with a journal of every effect."""
 
-    def __init__(self) -> None:
+    def __init__(self, spec: ModelSpec = SPEC) -> None:
         self.settings = load_settings()
         self.journal = Journal()
         self.state = MemoryState()
         windows = JournalledWindows(self.state._models)
         windows.journal = self.journal
-        labels = JournalledLabels(self.state._models)
+        models = self.state._models
+        labels = JournalledLabels(lambda m: models[m].labels, lambda m: models[m].detector_states)
         labels.journal = self.journal
         self.state.windows, self.state.labels = windows, labels
         self.broker = Recorder(self.journal, self.settings)
         outputs = Outputs(self.broker, self.settings.topics)
         retrain = RetrainStep(self.state.retrain, outputs)
-        self.predictions = PredictionProcessor(self.settings, windows, outputs, specs={"m": SPEC},
-                                               leases=self.state.leases, retrain=retrain, retry_delays=(0.0,))
-        self.labels = LabelProcessor(self.settings, labels, outputs, lambda _: SPEC, leases=self.state.leases,
-                                     retrain=retrain, retry_delays=(0.0,))
+        judge = PerformanceJudge(labels, outputs, self.state.leases, retrain)
+        self.predictions = PredictionProcessor(self.settings, windows, outputs, specs={"m": spec},
+                                               leases=self.state.leases, retrain=retrain, retry_delays=(0.0,),
+                                               judge=judge, clock=lambda: 1000.0)
+        self.labels = LabelProcessor(self.settings, labels, outputs, lambda _: spec, leases=self.state.leases,
+                                     retrain=retrain, retry_delays=(0.0,), judge=judge, clock=lambda: 1000.0)
 
 
 def reference() -> ModelReference:
@@ -188,15 +198,20 @@ async def test_labels_publish_dead_letters_and_alerts_before_they_apply(world: W
     labels = [b"{}"]
     for i in range(400):
         wrong = rng.random() < (0.05 if i < 200 else 0.9)  # the model goes wrong with the drift
-        labels.append(orjson.dumps({"model_id": "m", "prediction_id": f"p{i}", "label": int(wrong), "ts": i * 0.25}))
+        said = i >= 200  # scores 0.1, then 0.9
+        labels.append(orjson.dumps({"model_id": "m", "prediction_id": f"p{i}", "label": int(said != wrong),
+                                    "ts": 60 + i * 0.25}))
     labels.append(orjson.dumps({"model_id": "m", "prediction_id": "never-made", "label": 1, "ts": 1.0}))
     await world.labels.process([Record(0, offset, value) for offset, value in enumerate(labels)])
     j = world.journal
     apply = j.index(("apply", "labels m@0:APPLIED"))
     assert j.publishes("deadletter") and max(j.publishes("deadletter")) < apply
-    assert all(i < apply for i in j.publishes("alert"))
-    assert (await world.state.labels.counts("m"))["joined"] == 400
-    assert (await world.state.labels.counts("m"))["unmatched"] == 1
+    ddm, performance = j.publishes("alert ddm"), j.publishes("alert error_rate")
+    assert ddm and all(i < apply for i in ddm)  # the error stream's signals go with the batch
+    judged = max(i for i, effect in enumerate(j) if effect == ("judged", "m"))
+    assert performance and apply < min(performance) and max(performance) < judged  # the judge's after it
+    counts = await world.state.labels.counts("m", 1000.0)
+    assert (counts.joined, counts.pending, counts.unmatched) == (400, 1, 0)  # the stray waits
 
 
 async def test_a_watermark_moved_by_another_writer_makes_the_batch_replan(world: World) -> None:
