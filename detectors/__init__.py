@@ -15,7 +15,10 @@ from driftline.detectors.error_indicator import NotComparable, error_of
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, benjamini_hochberg, bonferroni, decide
 from driftline.detectors.ids import alert_id, trigger_id
 from driftline.detectors.online import OnlineDetector, OnlineVerdict, StateError, make_detector
+from driftline.detectors.online.rules import deciding_value, decision_rule, is_online
 from driftline.detectors.online.watch import StreamWatch, WatchTransition, watch
+from driftline.detectors.performance import Metrics, Task, metrics, outcome, task_of
+from driftline.detectors.performance_band import PerformanceJudgement, alpha_for, judge_performance
 from driftline.detectors.policies import (
     AlertPolicy,
     AlertState,
@@ -78,6 +81,18 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "WatchTransition",
     "make_detector",
     "watch",
+    "decision_rule",
+    "deciding_value",
+    "is_online",
+    # performance from joined labels
+    "Metrics",
+    "PerformanceJudgement",
+    "Task",
+    "alpha_for",
+    "judge_performance",
+    "metrics",
+    "outcome",
+    "task_of",
     "NotComparable",
     "error_of",
     # policies, alerts and ids

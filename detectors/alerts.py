@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from driftline.config import CategoricalEvidence, DriftAlert, HistogramEvidence, OnlineDetectorSpec, TimeWindow
 from driftline.detectors.ids import alert_id
+from driftline.detectors.online.rules import deciding_value
 from driftline.detectors.online.watch import WatchTransition
 from driftline.detectors.policies.alert_policy import AlertPolicy, AlertState, Observation, Transition, step
 from driftline.detectors.reference import CategoricalReference, ModelReference
@@ -98,8 +99,9 @@ def online_alert(
     model on different partitions never share ids, and a replay on the same one gives the same id."""
     start = datetime.fromtimestamp(transition.start, tz=UTC)
     end = datetime.fromtimestamp(transition.end, tz=UTC)
-    names = ("threshold", "drift_threshold", "delta", "alpha")
-    threshold = next((float(spec.params[p]) for p in names if p in spec.params), 0.0)
+    threshold = deciding_value(spec.detector, spec.params)  # its rule's parameter, not a bound on the statistic
+    if threshold is None:
+        raise ValueError(f"{spec.detector} is not an online detector")
     return DriftAlert(
         alert_id=alert_id(
             model_id=model_id, feature=f"{feature}@{partition}", detector=spec.detector,

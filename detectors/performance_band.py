@@ -52,14 +52,15 @@ def alpha_for(ert_windows: float) -> float:
     return 1.0 / (ert_windows * LOOKS_PER_WINDOW)
 
 
-def judge(reference: dict[str, float], window: dict[str, float], *, alpha: float) -> PerformanceJudgement | None:
+def judge_performance(reference: dict[str, float], window: dict[str, float], *,
+                      alpha: float) -> PerformanceJudgement | None:
     """The verdict on a window's counters against the reference's (:mod:`.performance` counters); None
     when they hold no comparable loss (no labels, or different kinds of model).
 
     >>> ref = {"n": 2000, "err": 160}
-    >>> judge(ref, {"n": 1000, "err": 200}, alpha=0.00025).verdict
+    >>> judge_performance(ref, {"n": 1000, "err": 200}, alpha=0.00025).verdict
     'worse'
-    >>> judge(ref, {"n": 1000, "err": 85}, alpha=0.00025).verdict
+    >>> judge_performance(ref, {"n": 1000, "err": 85}, alpha=0.00025).verdict
     'within'
     """
     n_r, n_w = int(reference.get("n", 0)), int(window.get("n", 0))

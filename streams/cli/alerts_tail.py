@@ -7,12 +7,14 @@ from typing import TextIO
 from aiokafka import AIOKafkaConsumer
 
 from driftline.config import DriftAlert, Settings
+from driftline.detectors import decision_rule, is_online
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.ingest import InvalidEvent, decode
 
 
 def format_alert(alert: DriftAlert) -> str:
-    """One line a person can read at a glance.
+    """One line a person can read at a glance, true for every kind of detector: a window test's statistic
+    against its threshold, a performance metric against its band and reference, an online detector's rule.
 
     >>> from datetime import datetime, UTC
     >>> from driftline.config.events import TimeWindow
@@ -22,16 +24,43 @@ def format_alert(alert: DriftAlert) -> str:
     ...     n_reference=5000, n_current=1000)
     >>> print(format_alert(a))
     CRITICAL firing  fraud / amount: psi 0.812 >= 0.25  window 2026-01-01 00:06-00:07 UTC  n=1000 vs ref 5000
+    >>> late = TimeWindow(start=datetime(2026, 1, 1, 23, 0, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC))
+    >>> print(format_alert(a.model_copy(update={"feature": "__performance__", "detector": "error_rate",
+    ...     "statistic": 0.2, "threshold": 0.113, "reference_value": 0.08, "window": late, "p_value": 1e-9})))
+    CRITICAL firing  fraud / __performance__: error_rate 0.200 > band 0.113 (ref 0.080, p=1.0e-09)  window \
+2026-01-01 23:00-2026-01-02 00:00 UTC  n=1000 labels vs ref 5000
+    >>> print(format_alert(a.model_copy(update={"feature": "__performance__", "detector": "ddm",
+    ...     "statistic": 0.087, "threshold": 3.0, "n_reference": 0, "state": "resolved"})))
+    CRITICAL resolved fraud / __performance__: ddm saw no further change (this says nothing of recovery)  \
+window 2026-01-01 00:06-00:07 UTC  n=1000
     """
     w = alert.window
-    span = f"{w.start:%Y-%m-%d %H:%M}-{w.end:%H:%M} UTC"
-    relation = ">=" if alert.statistic >= alert.threshold else "<"
-    gate = f" (p={alert.p_value:.1e})" if alert.p_value is not None else ""
-    return (
-        f"{alert.severity.upper()} {alert.state:<7} {alert.model_id} / {alert.feature}: "
-        f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:g}{gate}  window {span}  "
-        f"n={alert.n_current} vs ref {alert.n_reference}"
-    )
+    if w.start.date() == w.end.date():
+        span = f"{w.start:%Y-%m-%d %H:%M}-{w.end:%H:%M} UTC"
+    else:
+        span = f"{w.start:%Y-%m-%d %H:%M}-{w.end:%Y-%m-%d %H:%M} UTC"
+    where = f"{alert.model_id} / {alert.feature}"
+    if alert.segment:
+        where += " [" + ", ".join(f"{k}={v}" for k, v in sorted(alert.segment.items())) + "]"
+    gate = f"p={alert.p_value:.1e}" if alert.p_value is not None else ""
+    if is_online(alert.detector):
+        if alert.state == "firing":
+            verdict = (f"{alert.detector} detected a change: {decision_rule(alert.detector, alert.threshold)} "
+                       f"(statistic {alert.statistic:.3f})")
+        else:
+            verdict = f"{alert.detector} saw no further change (this says nothing of recovery)"
+        counted = f"n={alert.n_current}"
+    elif alert.reference_value is not None:
+        relation = "> band" if alert.statistic > alert.threshold else "within band"
+        detail = ", ".join(x for x in (f"ref {alert.reference_value:.3f}", gate) if x)
+        verdict = f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:.3f} ({detail})"
+        counted = f"n={alert.n_current} labels vs ref {alert.n_reference}"
+    else:
+        relation = ">=" if alert.statistic >= alert.threshold else "<"
+        verdict = f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:g}"
+        verdict += f" ({gate})" if gate else ""
+        counted = f"n={alert.n_current} vs ref {alert.n_reference}"
+    return f"{alert.severity.upper()} {alert.state:<7} {where}: {verdict}  window {span}  {counted}"
 
 
 async def tail_alerts(settings: Settings, *, from_beginning: bool, out: TextIO) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from driftline.config import ModelSpec
-from driftline.detectors.performance import outcome
+from driftline.detectors import outcome
 from driftline.streams.state import Join, read_stored_prediction
 
 

@@ -7,11 +7,11 @@ under the model's lease (one judge per model at a time, as windows have one clos
    once a later window has labels, so its own are mostly in) until they hold ``reference_labels`` joined
    labels. It is kept with the judge's state.
 2. **The windows judged** are the changed windows after the reference with at least ``min_labels`` joined
-   labels, oldest first; a window older than the one judged last is not judged again (the alert follows the
-   newest evidence), and one window is judged again only when its label count has doubled (a few looks: the
-   false-alarm budget is split over them, :func:`~driftline.detectors.performance_band.alpha_for`).
-3. **The rule** (:func:`~driftline.detectors.performance_band.judge`): fire when the window is worse than the
-   reference beyond the band (a one-sided test at the spec's ERT), resolve when a judged window is back
+   labels, oldest first; a window older than the one judged last is not judged again (the alert follows
+   the newest evidence), and one window is judged again only when its label count has doubled (a few looks:
+   the false-alarm budget is split over them, :func:`~driftline.detectors.performance_band.alpha_for`).
+3. **The rule** (:func:`~driftline.detectors.performance_band.judge_performance`): fire when the window is
+   worse than the reference beyond the band (a one-sided test at the spec's ERT), resolve when a judged window is back
    within it (no sign of being worse); in between the alert keeps its state.
 
 Alerts are published before the state is stored (a crash in between republishes the same alert ids).
@@ -26,10 +26,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from driftline.config import PERFORMANCE_FEATURE, DriftAlert, ModelSpec
-from driftline.config.events import TimeWindow
-from driftline.detectors import alert_id
-from driftline.detectors.performance_band import PerformanceJudgement, alpha_for, judge
+from driftline.config import PERFORMANCE_FEATURE, DriftAlert, ModelSpec, TimeWindow
+from driftline.detectors import PerformanceJudgement, alert_id, alpha_for, judge_performance
 from driftline.streams.pipeline.model_setup import policy_of
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep
@@ -115,7 +113,7 @@ class PerformanceJudge:
             n = int(perf[window]["n"])
             if window == state.window and n < 2 * state.looked_n:
                 continue
-            verdict = judge(state.reference, perf[window], alpha=alpha)
+            verdict = judge_performance(state.reference, perf[window], alpha=alpha)
             state = replace(state, window=window, looked_n=n)
             if verdict is None:
                 continue

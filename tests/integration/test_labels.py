@@ -127,7 +127,8 @@ async def test_every_label_joins_and_a_rising_error_rate_fires_until_it_returns(
                     for v in await read_topic(settings, settings.topics.retrain, 1)]
         assert [(t.model_id, t.policy) for t in triggers if t.model_id == sim.model_id] == [(sim.model_id,
                                                                                               "performance")]
-        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in await read_topic(settings, settings.topics.deadletter, 1)]
+        raw_letters = await read_topic(settings, settings.topics.deadletter, 1)
+        letters = [decode(v, DeadLetter, max_bytes=10**6) for v in raw_letters]
         assert [d.topic for d in letters][-1:] == [settings.topics.labels] and "prediction_id" in letters[-1].reason
     finally:
         await store.close()
