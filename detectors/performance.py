@@ -137,7 +137,11 @@ def error_bin(error: float) -> int:
 
 @dataclass(frozen=True)
 class Metrics:
-    """A window's metrics (None where the window has none of the kind)."""
+    """A window's metrics (None where the window has none of the kind).
+
+    >>> Metrics(n=10, error_rate=0.2).accuracy
+    0.8
+    """
 
     n: int
     error_rate: float | None = None

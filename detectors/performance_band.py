@@ -32,6 +32,12 @@ Verdict = Literal["worse", "within", "unclear"]
 
 @dataclass(frozen=True)
 class PerformanceJudgement:
+    """A window's metric against the reference's, and the verdict.
+
+    >>> PerformanceJudgement("error_rate", 0.2, 0.08, 0.11, 1000, 2000, 1e-30, "worse").verdict
+    'worse'
+    """
+
     metric: Literal["error_rate", "mae"]
     value: float
     reference: float

@@ -97,13 +97,19 @@ def test_categorical_features_and_the_prediction_are_binned_on_the_reference() -
     assert batch.predictions == {}  # not kept unless the model joins labels
 
 
-def test_predictions_are_kept_per_day_for_models_that_join_labels() -> None:
-    records = [Record(0, i, event(i, 1.0, ts=86_399.0 + i)) for i in range(3)]
+def test_predictions_are_kept_per_day_stored_with_their_time_for_models_that_join_labels() -> None:
+    # stored on the day of their record's timestamp (when they reached Kafka), whatever their event time
+    records = [Record(0, i, event(i, 1.0, ts=86_399.0 + i), timestamp_ms=10 * 86_400_000 + i * 1000)
+               for i in range(3)]
+    records.append(Record(0, 3, event(3, 1.0, ts=100.0)))  # no timestamp: its event time's day
     decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
     models = {"m1": ModelIngest(REFERENCE, 60, keep_predictions_seconds=3600)}
     (batch,) = plan_batch(decoded, topic=TOPIC, models=models).model_batches
-    assert batch.predictions == {0: {"p0": b"0.5"}, 1: {"p1": b"0.5", "p2": b"0.5"}}
+    assert batch.predictions == {0: {"p3": b"[0.5,100.0,null]"},
+                                 10: {"p0": b"[0.5,86399.0,null]", "p1": b"[0.5,86400.0,null]",
+                                     "p2": b"[0.5,86401.0,null]"}}
     assert batch.keep_predictions_seconds == 3600
+    assert batch.predicted == {1: 1, 1439: 1, 1440: 2}  # per performance window, by event time
 
 
 def test_a_warming_model_gets_warmup_rows_not_dead_letters() -> None:

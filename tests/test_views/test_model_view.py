@@ -63,7 +63,7 @@ def _view(reference: ModelReference, *, windows: int = 15, firing: bool = True) 
                              policy="drift", training_window=_window(T0, T0 + 11 * HOUR), evidence={"amount": 0.4})
     return build_model_view("m", reference, _history(reference, windows, windows), alerts, [trigger],
                             ["amount||psi"] if firing else [], labels={"joined": 10, "errors": 3, "unmatched": 1},
-                            performance={w: (10, 3) for w in range(windows)})
+                            performance={w: {"n": 10, "err": 3} for w in range(windows)})
 
 
 def test_the_drifted_feature_is_on_top_and_the_others_are_ok(reference: ModelReference) -> None:
