@@ -18,7 +18,13 @@ from driftline.detectors.online import OnlineDetector, OnlineVerdict, StateError
 from driftline.detectors.online.rules import deciding_value, decision_rule, is_online
 from driftline.detectors.online.watch import StreamWatch, WatchTransition, watch
 from driftline.detectors.performance import Metrics, Task, metrics, outcome, task_of
-from driftline.detectors.performance_band import PerformanceJudgement, alpha_for, judge_performance
+from driftline.detectors.performance_band import (
+    PerformanceJudgement,
+    PerformanceState,
+    alpha_for,
+    band_at,
+    judge_performance,
+)
 from driftline.detectors.policies import (
     AlertPolicy,
     AlertState,
@@ -87,6 +93,8 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     # performance from joined labels
     "Metrics",
     "PerformanceJudgement",
+    "PerformanceState",
+    "band_at",
     "Task",
     "alpha_for",
     "judge_performance",

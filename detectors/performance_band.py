@@ -18,9 +18,10 @@ at its own n: ``reference + z_alpha * spread``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
+import orjson
 from scipy.stats import norm
 
 RESOLVE_P = 0.05
@@ -70,27 +71,73 @@ def judge_performance(reference: dict[str, float], window: dict[str, float], *,
     'within'
     """
     n_r, n_w = int(reference.get("n", 0)), int(window.get("n", 0))
-    if n_r <= 0 or n_w <= 0:
+    band = band_at(reference, n_w, alpha=alpha)
+    if band is None:
         return None
-    z_alpha = float(norm.isf(alpha))
     if "err" in reference and "err" in window:
         p_r, p_w = reference["err"] / n_r, window["err"] / n_w
         pooled = (reference["err"] + window["err"]) / (n_r + n_w)
         spread = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n_w + 1 / n_r))
-        band_spread = math.sqrt(max(p_r * (1 - p_r), 1e-12) * (1 / n_w + 1 / n_r))
-        return _verdict("error_rate", p_w, p_r, spread, band_spread, z_alpha, n_w, n_r, alpha)
+        return _verdict("error_rate", p_w, p_r, spread, band, n_w, n_r, alpha)
     if "ae" in reference and "ae" in window:
         m_r, m_w = reference["ae"] / n_r, window["ae"] / n_w
         var_r = max(reference.get("se", 0.0) / n_r - m_r * m_r, 0.0)
         var_w = max(window.get("se", 0.0) / n_w - m_w * m_w, 0.0)
         spread = math.sqrt(max(var_r / n_r + var_w / n_w, 1e-24))
-        band_spread = math.sqrt(max(var_r / n_r + var_r / n_w, 1e-24))
-        return _verdict("mae", m_w, m_r, spread, band_spread, z_alpha, n_w, n_r, alpha)
+        return _verdict("mae", m_w, m_r, spread, band, n_w, n_r, alpha)
     return None
 
 
-def _verdict(metric: Literal["error_rate", "mae"], value: float, ref: float, spread: float, band_spread: float,
-             z_alpha: float, n: int, n_ref: int, alpha: float) -> PerformanceJudgement:
+def _verdict(metric: Literal["error_rate", "mae"], value: float, ref: float, spread: float, band: float,
+             n: int, n_ref: int, alpha: float) -> PerformanceJudgement:
     p_value = float(norm.sf((value - ref) / spread))
     verdict: Verdict = "worse" if p_value < alpha else "within" if p_value >= RESOLVE_P else "unclear"
-    return PerformanceJudgement(metric, value, ref, ref + z_alpha * band_spread, n, n_ref, p_value, verdict)
+    return PerformanceJudgement(metric, value, ref, band, n, n_ref, p_value, verdict)
+
+
+@dataclass(frozen=True)
+class PerformanceState:
+    """The performance alert's state: its reference counters, the window judged last and its label count at
+    that look, and whether the alert fires (JSON in the store).
+
+    >>> PerformanceState.from_bytes(PerformanceState(firing=True).to_bytes()).firing
+    True
+    """
+
+    reference: dict[str, float] | None = None
+    reference_until: int = -(1 << 62)
+    """The last window in the reference: later windows are judged."""
+    window: int | None = None
+    """The window judged last."""
+    looked_n: int = 0
+    firing: bool = False
+    alpha: float = 1e-4 / LOOKS_PER_WINDOW
+    """The per-look false-alarm probability the judge used (the band's width)."""
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> PerformanceState:
+        return cls(**orjson.loads(raw)) if raw else cls()
+
+
+def band_at(reference: dict[str, float], n: int, *, alpha: float) -> float | None:
+    """The band's edge for a window of ``n`` labels: the metric value at which it would fire (error rate or
+    MAE, whichever the reference holds); None without a reference.
+
+    >>> round(band_at({"n": 2000, "err": 160}, 1000, alpha=0.00025), 3)
+    0.117
+    """
+    n_r = int(reference.get("n", 0))
+    if n_r <= 0 or n <= 0:
+        return None
+    z_alpha = float(norm.isf(alpha))
+    if "err" in reference:
+        p_r = reference["err"] / n_r
+        return p_r + z_alpha * math.sqrt(max(p_r * (1 - p_r), 1e-12) * (1 / n + 1 / n_r))
+    if "ae" in reference:
+        m_r = reference["ae"] / n_r
+        var_r = max(reference.get("se", 0.0) / n_r - m_r * m_r, 0.0)
+        return m_r + z_alpha * math.sqrt(max(var_r / n_r + var_r / n, 1e-24))
+    return None

@@ -52,6 +52,9 @@ def _base(title: str, **kwargs: Any) -> Any:
     return fig
 
 
+_METRIC_LABELS = {"error_rate": "error rate", "mae": "mean absolute error"}
+
+
 def histogram_columns(view: FeatureView) -> dict[str, list[Any]]:
     return {"bin": list(view.bins), "reference": list(view.reference), "current": list(view.current[: len(view.bins)])}
 
@@ -59,8 +62,10 @@ def histogram_columns(view: FeatureView) -> dict[str, list[Any]]:
 def histogram(view: FeatureView) -> Any:
     """Reference vs current proportions on the reference's bins ("other" last for a categorical feature)."""
     source = ColumnDataSource(histogram_columns(view), name=f"histogram:{view.key}")
-    what = "error rate: all joined labels vs the last window" if view.kind == "performance" else (
-        f"distribution: reference (n={view.n_reference:,}) vs last window (n={view.n_current:,})")
+    if view.kind == "performance":
+        what = f"{_METRIC_LABELS.get(view.test or '', 'performance')}: reference vs the last window"
+    else:
+        what = f"distribution: reference (n={view.n_reference:,}) vs last window (n={view.n_current:,})"
     fig = _base(what, x_range=view.bins or ["-"], y_range=DataRange1d(start=0, range_padding=0.15))
     fig.vbar(x=dodge("bin", -0.19, range=fig.x_range), top="reference", width=0.36, source=source,
              color=REFERENCE_COLOUR, legend_label="reference")
@@ -98,8 +103,10 @@ def alert_columns(view: FeatureView) -> dict[str, list[Any]]:
 def statistic_over_time(view: FeatureView) -> Any:
     """The statistic per closed window, its threshold, and alert markers (▲ fired, ▼ resolved)."""
     source = ColumnDataSource(statistic_columns(view), name=f"statistic:{view.key}")
-    label = "error rate" if view.kind == "performance" else (view.test or "statistic")
-    fig = _base(f"{label} per window (threshold dashed, ▲ alert fired, ▼ resolved)", x_axis_type="datetime",
+    label = _METRIC_LABELS.get(view.test or "", "statistic") if view.kind == "performance" else (
+        view.test or "statistic")
+    edge = "the reference's band dashed" if view.kind == "performance" else "threshold dashed"
+    fig = _base(f"{label} per window ({edge}, ▲ alert fired, ▼ resolved)", x_axis_type="datetime",
                 y_range=DataRange1d(start=0, range_padding=0.1))
     fig.line("end", "statistic", source=source, color=CURRENT_COLOUR, line_width=2)
     fig.scatter("end", "statistic", source=source, color="colour", size=6)
@@ -114,7 +121,10 @@ def statistic_over_time(view: FeatureView) -> Any:
 
 
 def sample_columns(view: FeatureView) -> dict[str, list[Any]]:
-    return {"end": [e * 1000.0 for e in view.series.end], "n": list(view.series.n)}
+    """Per window: its end, n, and (performance) the share of its predictions labelled so far."""
+    s = view.series
+    labelled = [_nan(c) for c in s.completeness] if len(s.completeness) == len(s.n) else [float("nan")] * len(s.n)
+    return {"end": [e * 1000.0 for e in s.end], "n": list(s.n), "labelled": labelled}
 
 
 def sample_sizes(view: FeatureView, x_range: Any | None = None) -> Any:
@@ -126,8 +136,10 @@ def sample_sizes(view: FeatureView, x_range: Any | None = None) -> Any:
     fig = _base("joined labels per window" if view.kind == "performance" else "events per window",
                 x_axis_type="datetime", height=130, y_range=DataRange1d(start=0), **extra)
     fig.vbar(x="end", top="n", width=width, source=source, color=REFERENCE_COLOUR)
-    fig.add_tools(HoverTool(tooltips=[("window end", "@end{%F %H:%M}"), ("n", "@n")],
-                            formatters={"@end": "datetime"}))
+    tooltips = [("window end", "@end{%F %H:%M}"), ("n", "@n")]
+    if view.kind == "performance":
+        tooltips.append(("labelled", "@labelled{0.0%} of its predictions"))
+    fig.add_tools(HoverTool(tooltips=tooltips, formatters={"@end": "datetime"}))
     return fig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from driftline.detectors import PerformanceState
 from driftline.streams import State
 from driftline.views.model_view import ModelView, build_model_view
 
@@ -22,10 +23,14 @@ async def load_model_view(state: State, model_id: str, *, since: float | None = 
     alerts = await state.history.alerts(model_id, since=since, until=until)
     triggers = await state.history.triggers(model_id, since=since, until=until)
     firing = await state.retrain.firing_keys(model_id)
-    labels = (await state.labels.counts(model_id, time.time())).tallies()
+    counts = await state.labels.counts(model_id, time.time())
+    labels = counts.tallies()
     performance: dict[int, dict[str, float]] = {}
+    judged = None
     if labels["joined"]:
         performance = await state.labels.performance(model_id, [w.window_id for w in windows])
+        judged = PerformanceState.from_bytes(await state.labels.performance_state(model_id))
     latest = await state.windows.latest(model_id) if not windows and since is None and until is None else {}
     return build_model_view(model_id, reference, windows, alerts, triggers, firing, performance=performance,
-                            labels=labels, latest=latest, since=since, until=until)
+                            labels=labels, judged=judged, label_lag=dict(counts.lag), latest=latest, since=since,
+                            until=until)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from driftline.config import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
-from driftline.detectors import CategoricalReference, ModelReference
+from driftline.detectors import CategoricalReference, ModelReference, PerformanceState, band_at
 from driftline.streams import FeaturePoint, WindowPoint
 
 TREND_POINTS = 30
@@ -61,6 +61,8 @@ class Series:
     threshold: list[float | None] = field(default_factory=list)
     severity: list[str | None] = field(default_factory=list)
     n: list[int] = field(default_factory=list)
+    completeness: list[float | None] = field(default_factory=list)
+    """Performance only: the share of the window's predictions whose label has joined."""
 
 
 @dataclass
@@ -123,6 +125,8 @@ class ModelView:
     alerts: list[dict[str, Any]]
     triggers: list[dict[str, Any]]
     labels: dict[str, int]
+    label_lag: dict[str, int] = field(default_factory=dict)
+    """Joined labels per label-lag bin (``-``: labelled before the prediction's time, ``<edge>`` seconds, ``inf``)."""
 
     def feature(self, key: str) -> FeatureView:
         return next(f for f in self.features if f.key == key)
@@ -185,6 +189,8 @@ def build_model_view(
     *,
     performance: Mapping[int, Mapping[str, float]] | None = None,
     labels: Mapping[str, int] | None = None,
+    judged: PerformanceState | None = None,
+    label_lag: Mapping[str, int] | None = None,
     latest: Mapping[str, Mapping[str, Any]] | None = None,
     since: float | None = None,
     until: float | None = None,
@@ -192,7 +198,7 @@ def build_model_view(
     """The view of one model from its history (``windows`` oldest first); features worst first.
 
     ``performance``: window id -> the performance counters (``n``, ``err``, ...) of the windows in
-    ``windows``. ``latest``: each
+    ``windows``; ``judged``: the performance alert's state (its reference, whether it fires). ``latest``: each
     feature's last closed window as the worker keeps it apart from the history, for the features the
     history has nothing of.
     """
@@ -204,7 +210,7 @@ def build_model_view(
     latest = latest or {}
     keys |= set(latest)
     features = [_feature_view(key, reference, windows, alerts, states, latest.get(key)) for key in sorted(keys)]
-    perf = _performance_view(windows, performance or {}, alerts, states, labels or {})
+    perf = _performance_view(windows, performance or {}, alerts, states, labels or {}, judged)
     if perf is not None:
         features.append(perf)
     features.sort(key=lambda f: f.rank)
@@ -220,7 +226,35 @@ def build_model_view(
         alerts=[_alert_dict(a) for a in sorted(alerts, key=lambda a: (a.window.end, a.feature))],
         triggers=[_trigger_dict(t) for t in sorted(triggers, key=lambda t: t.training_window.end)],
         labels=dict(labels or {}),
+        label_lag=dict(label_lag or {}),
     )
+
+
+def lag_quantile(histogram: Mapping[str, int], q: float) -> str | None:
+    """The label-lag bin holding quantile ``q`` of the joined labels, as text.
+
+    >>> lag_quantile({"-": 1, "64": 6, "128": 3}, 0.5), lag_quantile({"64": 6, "inf": 4}, 0.95)
+    ('≤ 64 s', 'over two years')
+    >>> lag_quantile({"-": 5}, 0.5), lag_quantile({}, 0.5)
+    ('before the prediction', None)
+    """
+    ordered = sorted(histogram.items(), key=lambda kv: -1.0 if kv[0] == "-" else float(kv[0]))
+    total = sum(n for _, n in ordered)
+    seen = 0
+    for edge, n in ordered:
+        seen += n
+        if total and seen >= q * total:
+            if edge in ("-", "inf"):
+                return "before the prediction" if edge == "-" else "over two years"
+            return f"≤ {_duration(float(edge))}"
+    return None
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[WindowPoint],
@@ -262,36 +296,45 @@ def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[
 
 def _performance_view(windows: Sequence[WindowPoint], performance: Mapping[int, Mapping[str, float]],
                       alerts: Sequence[DriftAlert], states: Mapping[str, AlertState],
-                      labels: Mapping[str, int]) -> FeatureView | None:
-    """The joined labels' error rate per window, in the same form as a feature (no reference bins: a
-    performance alert compares the model with its own error rate so far)."""
+                      labels: Mapping[str, int], judged: PerformanceState | None) -> FeatureView | None:
+    """The joined labels' performance per window of predictions (error rate, or MAE for regression) against
+    the reference's band at each window's n, with each window's label completeness."""
     if not labels.get("joined"):
         return None
+    judged = judged or PerformanceState()
+    reference = judged.reference or {}
+    regression = "ae" in reference or (not reference and any("ae" in c for c in performance.values()))
+    loss = "ae" if regression else "err"
     series = Series()
-    rates: list[float] = []  # series.statistic, which here has no None
     for w in windows:
         counts = performance.get(w.window_id, {})
-        n, errors = int(counts.get("n", 0)), int(counts.get("err", 0))
-        if n and "err" in counts:
-            rates.append(errors / n)
+        n = int(counts.get("n", 0))
+        if n and loss in counts:
             series.end.append(w.end)
-            series.statistic.append(rates[-1])
-            series.threshold.append(None)
+            series.statistic.append(counts[loss] / n)
+            series.threshold.append(band_at(reference, n, alpha=judged.alpha) if reference else None)
             series.severity.append(None)
             series.n.append(n)
+            predicted = counts.get("predicted", 0.0)
+            series.completeness.append(min(1.0, n / predicted) if predicted else None)
     marks = [_mark(a, series) for a in alerts if a.feature == PERFORMANCE_FEATURE]
-    state = states.get(PERFORMANCE_FEATURE, "ok")
-    rate = labels.get("errors", 0) / labels["joined"]
+    state: AlertState = "firing" if judged.firing else states.get(PERFORMANCE_FEATURE, "ok")
+    n_ref = int(reference.get("n", 0))
+    ref_value = reference[loss] / n_ref if n_ref and loss in reference else None
+    last = series.statistic[-1] if series.statistic else None
+    if regression:
+        bins, ref_bars, current_bars = ["mean absolute error"], [ref_value or 0.0], [last or 0.0]
+    else:
+        bins = ["correct", "wrong"]
+        ref_bars = [1 - ref_value, ref_value] if ref_value is not None else [0.0, 0.0]
+        current_bars = [1 - last, last] if last is not None else [0.0, 0.0]
     return FeatureView(
-        key=PERFORMANCE_FEATURE, feature=PERFORMANCE_FEATURE, segment=None, kind="performance", test="error_rate",
-        statistic=series.statistic[-1] if series.statistic else rate, threshold=None, p_value=None,
-        severity="critical" if state == "firing" else None,
+        key=PERFORMANCE_FEATURE, feature=PERFORMANCE_FEATURE, segment=None, kind="performance",
+        test="mae" if regression else "error_rate", statistic=last, threshold=series.threshold[-1] if series.threshold
+        else None, p_value=None, severity="critical" if state == "firing" else None,
         verdict="DRIFT" if state == "firing" else "ok", alert=state, n_current=series.n[-1] if series.n else 0,
-        n_reference=labels["joined"], window_end=series.end[-1] if series.end else None,
-        trend=series.statistic[-TREND_POINTS:], bins=["correct", "wrong"],
-        reference=_proportions([labels["joined"] - labels.get("errors", 0), labels.get("errors", 0)]),
-        current=_proportions([series.n[-1] - round(rates[-1] * series.n[-1]),
-                              round(rates[-1] * series.n[-1])]) if series.n else [0.0, 0.0],
+        n_reference=n_ref, window_end=series.end[-1] if series.end else None,
+        trend=series.statistic[-TREND_POINTS:], bins=bins, reference=ref_bars, current=current_bars,
         series=series, alerts=marks,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from driftline.config import PERFORMANCE_FEATURE
 from driftline.streams import State
 from driftline.views.load import load_model_view
-from driftline.views.model_view import TREND_POINTS, FeatureView, ModelView
+from driftline.views.model_view import TREND_POINTS, FeatureView, ModelView, lag_quantile
 from driftline.views.page import utc
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -36,13 +36,42 @@ def _paint(word: str, colour: bool, width: int) -> str:
     return f"\033[{code}m{padded}\033[0m" if colour and code else padded
 
 
-def feature_line(model_id: str, f: FeatureView, *, colour: bool = False, unmatched: int | None = None) -> str:
+def feature_line(model_id: str, f: FeatureView, *, colour: bool = False) -> str:
     value = f"{f.statistic:9.3f}" if f.statistic is not None else f"{'-':>9}"
     p = f"{f.p_value:8.1e}" if f.p_value is not None else f"{'-':>8}"
     alert = f.alert if f.alert != "ok" else "-"
     line = (f"{model_id:<24} {f.key:<26} {f.test or '-':<14} {value} {p}  {_paint(f.verdict, colour, 8)} "
             f"{_paint(alert, colour, 8)} {f.n_current:>7}  {text_sparkline(f.trend):<12}  {utc(f.window_end)}")
-    return line + (f"  ({unmatched} unmatched)" if unmatched is not None else "")
+    return line
+
+
+def label_health_line(view: ModelView) -> str | None:
+    """A model's labels in one line: joined, waiting for their prediction (overdue ones apart), unmatched after
+    their wait, dropped, duplicates, the label lag's median and 95th percentile, and how much of the newest
+    performance window is labelled. None for a model without labels.
+
+    >>> from driftline.views.model_view import ModelView
+    >>> v = ModelView("fraud", None, None, None, 0, None, None, [], [], [],
+    ...               {"joined": 990, "pending": 10, "overdue": 2, "unmatched": 1}, {"64": 900, "4096": 90})
+    >>> print(label_health_line(v))
+    fraud                    labels: 990 joined, 10 waiting for their prediction (2 overdue), 1 unmatched; \
+lag median ≤ 64 s, p95 ≤ 68 min
+    """
+    n = view.labels
+    if not (n.get("joined") or n.get("pending") or n.get("unmatched")):
+        return None
+    parts = [f"{n.get('joined', 0)} joined", f"{n.get('pending', 0)} waiting for their prediction"
+             + (f" ({n['overdue']} overdue)" if n.get("overdue") else ""), f"{n.get('unmatched', 0)} unmatched"]
+    parts += [f"{n[k]} {k}" for k in ("dropped", "duplicates") if n.get(k)]
+    line = f"{view.model_id:<24} labels: " + ", ".join(parts)
+    median, p95 = lag_quantile(view.label_lag, 0.5), lag_quantile(view.label_lag, 0.95)
+    if median is not None:
+        line += f"; lag median {median}, p95 {p95}"
+    performance = next((f for f in view.features if f.key == PERFORMANCE_FEATURE), None)
+    labelled = performance.series.completeness[-1] if performance and performance.series.completeness else None
+    if labelled is not None:
+        line += f"; newest window {labelled:.0%} labelled"
+    return line
 
 
 def status_table(views: list[ModelView], *, colour: bool = False) -> list[str]:
@@ -50,9 +79,10 @@ def status_table(views: list[ModelView], *, colour: bool = False) -> list[str]:
         return ["no models yet: build a reference with `driftline reference build`"]
     lines = [HEADER]
     for view in views:
-        for f in view.features:
-            unmatched = view.labels.get("unmatched", 0) if f.key == PERFORMANCE_FEATURE else None
-            lines.append(feature_line(view.model_id, f, colour=colour, unmatched=unmatched))
+        lines += [feature_line(view.model_id, f, colour=colour) for f in view.features]
+        health = label_health_line(view)
+        if health is not None:
+            lines.append(health)
     return lines
 
 

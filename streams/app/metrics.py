@@ -17,6 +17,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from driftline.config import DeadLetter, DriftAlert, RetrainTrigger
+from driftline.streams.state import LabelCounts
 
 #: Every value the ``reason`` label of ``driftline_dead_lettered_total`` can take.
 REASON_CLASSES = ("empty", "not_json", "too_large", "schema", "unknown_model", "clock_skew", "not_joined",
@@ -36,6 +37,10 @@ _PREFIXES = (
     ("labels of model ", "not_joined"),
     ("label cannot be compared", "not_comparable"),
 )
+
+
+LAG_BUCKETS = (60, 600, 3600, 6 * 3600, 86_400, 3 * 86_400, 7 * 86_400, 30 * 86_400, 90 * 86_400, 365 * 86_400)
+"""Label lag buckets: a minute to a year."""
 
 
 def reason_class(reason: str) -> str:
@@ -84,6 +89,15 @@ class WorkerMetrics:
                                 ["model", "feature", "test"], registry=r)
         self._alerts = Counter("driftline_alerts", "Alerts published", ["model", "state", "severity"], registry=r)
         self._triggers = Counter("driftline_retrain_triggers", "Retrain triggers published", ["model"], registry=r)
+        self._labels = Gauge("driftline_labels", "A model's labels by state: joined, waiting (for their "
+                             "prediction), overdue (waiting past their retention), unmatched (waited in vain), "
+                             "dropped (the waiting room was full), duplicates", ["model", "state"], registry=r)
+        self._label_lag = Histogram("driftline_label_lag_seconds", "Label time minus prediction time of the labels "
+                                    "this worker joined", ["model"], buckets=LAG_BUCKETS, registry=r)
+        self._completeness = Gauge("driftline_label_completeness", "The share of the newest judged performance "
+                                   "window's predictions whose label has joined", ["model"], registry=r)
+        self._performance = Gauge("driftline_performance", "The newest judged performance window's metric",
+                                  ["model", "metric"], registry=r)
 
     def batch(self, topic: str, n_records: int, seconds: float) -> None:
         """One batch of ``topic`` processed and committed: its size and how long process + commit took."""
@@ -123,6 +137,31 @@ class WorkerMetrics:
     def trigger(self, trigger: RetrainTrigger) -> None:
         """A retrain trigger published, counted by model."""
         self._triggers.labels(trigger.model_id).inc()
+
+    def labels(self, model: str, counts: LabelCounts, lags: Iterable[float]) -> None:
+        """A model's label tallies after a join, and the lags of the labels just joined.
+
+        >>> from driftline.streams.state import LabelCounts
+        >>> m = WorkerMetrics()
+        >>> m.labels("fraud", LabelCounts(joined=7, pending=2), [30.0, 90.0])
+        >>> text = m.render().decode()
+        >>> 'driftline_labels{model="fraud",state="waiting"} 2.0' in text
+        True
+        >>> 'driftline_label_lag_seconds_count{model="fraud"} 2.0' in text
+        True
+        """
+        for state, n in (("joined", counts.joined), ("waiting", counts.pending), ("overdue", counts.overdue),
+                         ("unmatched", counts.unmatched), ("dropped", counts.dropped),
+                         ("duplicates", counts.duplicates)):
+            self._labels.labels(model, state).set(n)
+        for lag in lags:
+            self._label_lag.labels(model).observe(lag)
+
+    def performance(self, model: str, metric: str, value: float, completeness: float | None) -> None:
+        """The newest judged performance window: its metric, and how much of it is labelled."""
+        self._performance.labels(model, metric).set(value)
+        if completeness is not None:
+            self._completeness.labels(model).set(completeness)
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text exposition format."""

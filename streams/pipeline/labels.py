@@ -134,8 +134,7 @@ class LabelProcessor:
                 raise Replan(f"a prediction of {batch.model_id} arrived while its label was planned to wait")
             if self._judge is not None and batch.joins:  # after a crash too: the judge is idempotent
                 spec = self._spec_for(batch.model_id)
-                await self._judge.judge(batch.model_id, spec, {j.window_id for j in batch.joins},
-                                        WindowLayout.of(spec.window).bucket_seconds)
+                await self._judge.judge(batch.model_id, spec, batch.joins, WindowLayout.of(spec.window).bucket_seconds)
 
     async def _join_and_detect(
         self, model_id: str, partition: int, spec: ModelSpec, labels: list[_Label]

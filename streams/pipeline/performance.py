@@ -20,18 +20,18 @@ Alerts are published before the state is stored (a crash in between republishes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-
-import orjson
+from typing import Protocol
 
 from driftline.config import PERFORMANCE_FEATURE, DriftAlert, ModelSpec, TimeWindow
-from driftline.detectors import PerformanceJudgement, alert_id, alpha_for, judge_performance
+from driftline.detectors import PerformanceJudgement, PerformanceState, alert_id, alpha_for, judge_performance
 from driftline.streams.pipeline.model_setup import policy_of
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep
-from driftline.streams.state import LabelStore, ModelLeases
+from driftline.streams.state import Join, LabelCounts, LabelStore, ModelLeases
 
 log = logging.getLogger(__name__)
 
@@ -40,38 +40,38 @@ REFERENCE_FROM_LABELS = "labels:first"
 _NOT_COUNTERS = {"predicted"}
 
 
-@dataclass(frozen=True)
-class PerformanceState:
-    reference: dict[str, float] | None = None
-    reference_until: int = -(1 << 62)
-    """The last window in the reference: later windows are judged."""
-    window: int | None = None
-    """The window judged last."""
-    looked_n: int = 0
-    firing: bool = False
+class LabelObserver(Protocol):
+    """Told a model's label health after each judged batch (the worker's Prometheus metrics)."""
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(asdict(self))
-
-    @classmethod
-    def from_bytes(cls, raw: bytes | None) -> PerformanceState:
-        return cls(**orjson.loads(raw)) if raw else cls()
+    def labels(self, model: str, counts: LabelCounts, lags: Iterable[float]) -> None: ...
+    def performance(self, model: str, metric: str, value: float, completeness: float | None) -> None: ...
 
 
 class PerformanceJudge:
     def __init__(self, store: LabelStore, outputs: Outputs, leases: ModelLeases,
-                 retrain: RetrainStep | None = None) -> None:
+                 retrain: RetrainStep | None = None, *, observer: LabelObserver | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._outputs = outputs
         self._leases = leases
         self._retrain = retrain
+        self._observer = observer
+        self._clock = clock
 
-    async def judge(self, model_id: str, spec: ModelSpec, window_ids: Iterable[int], bucket_seconds: int) -> None:
-        touched = sorted(set(window_ids))
+    async def judge(self, model_id: str, spec: ModelSpec, joins: Sequence[Join], bucket_seconds: int) -> None:
+        """Judge the windows these joins changed; then tell the observer the model's label health."""
+        touched = sorted({j.window_id for j in joins})
         if not touched:
             return
+        await self._judge_windows(model_id, spec, touched, bucket_seconds)
+        if self._observer is not None:
+            counts = await self._store.counts(model_id, self._clock())
+            self._observer.labels(model_id, counts, [j.lag_seconds for j in joins if j.lag_seconds is not None])
+
+    async def _judge_windows(self, model_id: str, spec: ModelSpec, touched: list[int], bucket_seconds: int) -> None:
         async with self._leases.hold(model_id):
             state = PerformanceState.from_bytes(await self._store.performance_state(model_id))
+            state = replace(state, alpha=alpha_for(spec.performance.ert_windows))
             if state.reference is None:
                 state = await self._reference(model_id, spec, state, touched[-1])
                 if state.reference is None:
@@ -117,6 +117,10 @@ class PerformanceJudge:
             state = replace(state, window=window, looked_n=n)
             if verdict is None:
                 continue
+            if self._observer is not None:
+                predicted = perf[window].get("predicted", 0.0)
+                self._observer.performance(model_id, verdict.metric, verdict.value,
+                                           min(1.0, n / predicted) if predicted else None)
             if verdict.verdict == "worse" and not state.firing:
                 alerts.append(_alert(model_id, verdict, window, bucket_seconds, "firing"))
                 state = replace(state, firing=True)

@@ -136,8 +136,7 @@ class PredictionProcessor:
         if result is ApplyResult.JOIN_RACE:
             raise Replan(f"a label of {batch.model_id} began waiting for a prediction of this batch")
         if batch.joins and self._judge is not None:  # after a crash too: the judge is idempotent
-            await self._judge.judge(monitor.model_id, monitor.spec, {j.window_id for j in batch.joins},
-                                    monitor.layout.bucket_seconds)
+            await self._judge.judge(monitor.model_id, monitor.spec, batch.joins, monitor.layout.bucket_seconds)
 
     async def _meet_waiting_labels(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         """Join the labels that came before these predictions (they wait in the store): the joins go with the

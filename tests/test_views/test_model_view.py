@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from driftline.config.events import PERFORMANCE_FEATURE, DriftAlert, RetrainTrigger, TimeWindow
+from driftline.detectors import PerformanceState, alpha_for, band_at
 from driftline.detectors.reference import ModelReference
 from driftline.streams.state.history import FeaturePoint, WindowPoint
 from driftline.views.figures import feature_columns
@@ -93,6 +94,25 @@ def test_categorical_bins_end_with_other_and_performance_is_an_error_rate(refere
     assert performance.kind == "performance" and performance.series.statistic == [0.3] * 15
 
 
+def test_performance_is_drawn_against_the_reference_band_with_each_windows_label_completeness(
+    reference: ModelReference,
+) -> None:
+    judged = PerformanceState(reference={"n": 2000, "err": 160}, firing=True, alpha=alpha_for(10_000))
+    view = build_model_view("m", reference, _history(reference, 4, 4), [], [], [], labels={"joined": 400},
+                            performance={w: {"n": 100, "err": 20, "predicted": 200} for w in range(4)},
+                            judged=judged)
+    performance = view.feature(PERFORMANCE_FEATURE)
+    assert (performance.test, performance.alert, performance.verdict) == ("error_rate", "firing", "DRIFT")
+    band = band_at({"n": 2000, "err": 160}, 100, alpha=alpha_for(10_000))
+    assert performance.series.threshold == [band] * 4 and 0.08 < band < 0.2  # 0.2 is beyond it
+    assert performance.series.completeness == [0.5] * 4 and performance.reference == [0.92, 0.08]
+    regression = build_model_view("m", reference, _history(reference, 2, 2), [], [], [], labels={"joined": 20},
+                                  performance={w: {"n": 10, "ae": 5.0, "se": 3.0} for w in range(2)},
+                                  judged=PerformanceState(reference={"n": 100, "ae": 40.0, "se": 20.0}))
+    mae = regression.feature(PERFORMANCE_FEATURE)
+    assert (mae.test, mae.series.statistic, mae.reference) == ("mae", [0.5, 0.5], [0.4])
+
+
 def test_the_payload_is_strict_json_and_names_each_plot_source(reference: ModelReference) -> None:
     view = _view(reference)
     payload = view_payload(view, plots_for=["amount", TIMELINE], columns_for=["amount"])
@@ -122,7 +142,7 @@ def test_status_reads_without_colour_and_colours_only_when_asked(reference: Mode
     first = plain[1].split()
     assert first[:3] == ["m", "amount", "psi"] and "DRIFT" in first and "firing" in first
     assert "\033[" not in "".join(plain)
-    assert plain[-1].endswith("(1 unmatched)")
+    assert plain[-1].split()[:3] == ["m", "labels:", "10"] and plain[-1].endswith(", 1 unmatched")
     coloured = status_table([_view(reference)], colour=True)
     assert "\033[31;1mDRIFT" in coloured[1] and re.sub(r"\033\[[0-9;]*m", "", coloured[1]) == plain[1]
     assert status_table([]) == ["no models yet: build a reference with `driftline reference build`"]
