@@ -17,11 +17,11 @@ at its own n: ``reference + z_alpha * spread``.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import orjson
 from scipy.stats import norm
 
 RESOLVE_P = 0.05
@@ -115,11 +115,11 @@ class PerformanceState:
     """The per-look false-alarm probability the judge used (the band's width)."""
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> PerformanceState:
-        return cls(**orjson.loads(raw)) if raw else cls()
+        return cls(**json.loads(raw)) if raw else cls()
 
 
 def band_at(reference: dict[str, float], n: int, *, alpha: float) -> float | None:
