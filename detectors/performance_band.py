@@ -113,6 +113,8 @@ class PerformanceState:
     firing: bool = False
     alpha: float = 1e-4 / LOOKS_PER_WINDOW
     """The per-look false-alarm probability the judge used (the band's width)."""
+    reference_version: str = "labels:first"
+    """Where the reference came from: a model reference's version (built with labels), or the first joined labels."""
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()

@@ -149,6 +149,9 @@ class ModelReference:
     model_id: str
     version: str
     features: Mapping[str, AnyFeatureReference]
+    performance: Mapping[str, float] | None = None
+    """The model's performance on labelled reference data (:mod:`driftline.detectors.performance` counters), what
+    its performance windows are compared with; None: its first joined labels form that reference."""
 
     @classmethod
     def build(
@@ -179,14 +182,15 @@ class ModelReference:
         return cls(model_id=model_id, version=version, features=features)
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "format": FORMAT_VERSION,
-                "model_id": self.model_id,
-                "version": self.version,
-                "features": {n: f.to_dict() for n, f in self.features.items()},
-            }
-        ).encode()
+        data: dict[str, object] = {
+            "format": FORMAT_VERSION,
+            "model_id": self.model_id,
+            "version": self.version,
+            "features": {n: f.to_dict() for n, f in self.features.items()},
+        }
+        if self.performance is not None:
+            data["performance"] = dict(self.performance)
+        return json.dumps(data).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> ModelReference:
@@ -195,7 +199,9 @@ class ModelReference:
         if data.get("format") not in (1, FORMAT_VERSION):
             raise ValueError(f"unknown reference format {data.get('format')!r}; expected {FORMAT_VERSION}")
         features = {name: _feature_from_dict(f) for name, f in data["features"].items()}
-        return cls(model_id=data["model_id"], version=data["version"], features=features)
+        performance = data.get("performance")
+        return cls(model_id=data["model_id"], version=data["version"], features=features,
+                   performance={k: float(v) for k, v in performance.items()} if performance else None)
 
 
 def _feature_from_dict(data: Mapping[str, object]) -> AnyFeatureReference:
@@ -218,4 +224,5 @@ def content_version(reference: ModelReference) -> str:
 
 def versioned(draft: ModelReference, version: str | None = None, *, prefix: str = "") -> ModelReference:
     """``draft`` under ``version``, or under ``prefix`` + its content's version when none is given."""
-    return ModelReference(draft.model_id, version or f"{prefix}{content_version(draft)}", draft.features)
+    return ModelReference(draft.model_id, version or f"{prefix}{content_version(draft)}", draft.features,
+                          draft.performance)

@@ -71,7 +71,7 @@ def create_app(
     specs = dict(specs or {})
     default_spec = defaults.default_spec()
     retrain = RetrainStep(state.retrain, outputs)
-    judge = PerformanceJudge(state.labels, outputs, state.leases, retrain, observer=metrics)
+    judge = PerformanceJudge(state.labels, outputs, state.leases, retrain, references=state.windows, observer=metrics)
     prediction_processor = PredictionProcessor(
         settings, state.windows, outputs, defaults, specs=specs, leases=state.leases, retrain=retrain,
         on_statistic=metrics.statistic,

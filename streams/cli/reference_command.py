@@ -31,31 +31,51 @@ def add_reference_parser(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument("--max-categories", type=int, default=50, help="top categories kept; the rest is __other__")
     build.add_argument("--prediction", help="the column holding the model's prediction (score or class): "
                                             "profiled as __prediction__ for prior drift")
+    build.add_argument("--label", help="the column holding the ground truth (with --prediction): the reference "
+                                       "performance (error rate, or MAE for regression) performance windows are "
+                                       "compared with")
+    build.add_argument("--task", choices=("auto", "binary", "classes", "regression"), default="auto",
+                       help="the kind of model, for --label (auto: from each prediction and label)")
+    build.add_argument("--decision-threshold", type=float, default=0.5,
+                       help="a binary model says 1 at scores >= this, for --label")
     build.set_defaults(run=run_reference_build)
     return reference
 
 
 def run_reference_build(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from driftline.config import ModelId
     from driftline.detectors import ModelReference, versioned
-    from driftline.streams.references import ReferenceDataError, publish_reference, read_reference_data
+    from driftline.streams.references import (
+        ReferenceDataError,
+        performance_counters,
+        publish_reference,
+        read_reference_data,
+    )
 
     try:
         TypeAdapter(ModelId).validate_python(args.model)
         columns = read_reference_data(
-            args.data, exclude=_names(args.exclude), categorical=_names(args.categorical), prediction=args.prediction
+            args.data, exclude=_names(args.exclude), categorical=_names(args.categorical), prediction=args.prediction,
+            label=args.label,
         )
+        performance = performance_counters(columns.labelled, task=args.task, threshold=args.decision_threshold,
+                                           source=str(args.data)) if args.label else None
     except (ValidationError, ReferenceDataError) as exc:
         err(str(exc))
         return 2
     draft = ModelReference.build(args.model, args.version or "draft", columns.numeric, n_bins=args.bins,
                                  categorical=columns.categorical, max_categories=args.max_categories)
-    reference = versioned(draft, args.version)
+    reference = versioned(dataclasses.replace(draft, performance=performance.counts if performance else None),
+                          args.version)
     asyncio.run(publish_reference(load_settings(), reference))
     say(f"reference {reference.model_id} version {reference.version}: {len(columns.numeric)} numeric "
         f"features ({args.bins} bins each) and {len(columns.categorical)} categorical from {columns.rows} rows")
     for name, why in sorted(columns.skipped.items()):
         say(f"  skipped {name}: {why}")
+    if performance is not None:
+        say(f"  performance reference: {performance.summary}")
     return 0
 
 

@@ -31,11 +31,11 @@ from driftline.detectors import PerformanceJudgement, PerformanceState, alert_id
 from driftline.streams.pipeline.model_setup import policy_of
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep
-from driftline.streams.state import Join, LabelCounts, LabelStore, ModelLeases
+from driftline.streams.state import Join, LabelCounts, LabelStore, ModelLeases, ReferenceStore
 
 log = logging.getLogger(__name__)
 
-REFERENCE_FROM_LABELS = "labels:first"
+REFERENCE_FROM_LABELS = PerformanceState().reference_version
 """The reference version of a performance reference made from the model's first joined labels."""
 _NOT_COUNTERS = {"predicted"}
 
@@ -49,9 +49,10 @@ class LabelObserver(Protocol):
 
 class PerformanceJudge:
     def __init__(self, store: LabelStore, outputs: Outputs, leases: ModelLeases,
-                 retrain: RetrainStep | None = None, *, observer: LabelObserver | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 retrain: RetrainStep | None = None, *, references: ReferenceStore | None = None,
+                 observer: LabelObserver | None = None, clock: Callable[[], float] = time.time) -> None:
         self._store = store
+        self._references = references
         self._outputs = outputs
         self._leases = leases
         self._retrain = retrain
@@ -87,6 +88,12 @@ class PerformanceJudge:
 
     async def _reference(self, model_id: str, spec: ModelSpec, state: PerformanceState,
                          newest: int) -> PerformanceState:
+        """The model reference's performance (built from labelled data), else the first joined labels' once they
+        are enough; the state unchanged while neither is there."""
+        built = await self._references.get_reference(model_id) if self._references is not None else None
+        if built is not None and built.performance:
+            log.info("model %s: performance reference from reference %s", model_id, built.version)
+            return replace(state, reference=dict(built.performance), reference_version=built.version)
         ids = await self._store.performance_windows(model_id, since=-(1 << 62), until=newest)
         perf = await self._store.performance(model_id, ids)
         labelled = [w for w in ids if perf.get(w, {}).get("n", 0) > 0]
@@ -98,7 +105,7 @@ class PerformanceJudge:
             if total.get("n", 0) >= spec.performance.reference_labels:
                 log.info("model %s: performance reference from its first %d joined labels (windows up to %d)",
                          model_id, int(total["n"]), w)
-                return replace(state, reference=total, reference_until=w)
+                return replace(state, reference=total, reference_until=w, reference_version=REFERENCE_FROM_LABELS)
         return state
 
     async def _judge(self, model_id: str, spec: ModelSpec, state: PerformanceState, touched: list[int],
@@ -122,22 +129,22 @@ class PerformanceJudge:
                 self._observer.performance(model_id, verdict.metric, verdict.value,
                                            min(1.0, n / predicted) if predicted else None)
             if verdict.verdict == "worse" and not state.firing:
-                alerts.append(_alert(model_id, verdict, window, bucket_seconds, "firing"))
+                alerts.append(_alert(model_id, verdict, window, bucket_seconds, "firing", state.reference_version))
                 state = replace(state, firing=True)
             elif verdict.verdict == "within" and state.firing:
-                alerts.append(_alert(model_id, verdict, window, bucket_seconds, "resolved"))
+                alerts.append(_alert(model_id, verdict, window, bucket_seconds, "resolved", state.reference_version))
                 state = replace(state, firing=False)
         return alerts, state
 
 
 def _alert(model_id: str, verdict: PerformanceJudgement, window_id: int, bucket_seconds: int,
-           transition: str) -> DriftAlert:
+           transition: str, reference_version: str) -> DriftAlert:
     start = datetime.fromtimestamp(window_id * bucket_seconds, tz=UTC)
     end = datetime.fromtimestamp((window_id + 1) * bucket_seconds, tz=UTC)
     return DriftAlert(
         alert_id=alert_id(model_id=model_id, feature=PERFORMANCE_FEATURE, detector=verdict.metric,
                           window_start=start, window_end=end, state=f"{transition}:critical",
-                          reference_version=REFERENCE_FROM_LABELS),
+                          reference_version=reference_version),
         model_id=model_id,
         feature=PERFORMANCE_FEATURE,
         detector=verdict.metric,
@@ -148,7 +155,7 @@ def _alert(model_id: str, verdict: PerformanceJudgement, window_id: int, bucket_
         severity="critical",
         state="firing" if transition == "firing" else "resolved",
         window=TimeWindow(start=start, end=end),
-        reference_version=REFERENCE_FROM_LABELS,
+        reference_version=reference_version,
         n_reference=verdict.n_reference,
         n_current=verdict.n,
     )

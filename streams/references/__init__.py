@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from driftline.streams.references.performance import ReferencePerformance, performance_counters
 from driftline.streams.references.publish import publish_reference
 from driftline.streams.references.training_data import (
     ReferenceColumns,
@@ -10,4 +11,5 @@ from driftline.streams.references.training_data import (
     read_reference_data,
 )
 
-__all__ = ["ReferenceColumns", "ReferenceDataError", "columns_from_rows", "publish_reference", "read_reference_data"]
+__all__ = ["ReferenceColumns", "ReferenceDataError", "ReferencePerformance", "columns_from_rows",
+           "performance_counters", "publish_reference", "read_reference_data"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class ReferenceColumns:
     skipped: dict[str, str]
     rows: int
     categorical: dict[str, list[Any]]
+    labelled: list[tuple[Any, Any]] = field(default_factory=list)
+    """(prediction, label) of every row holding both, when a label column is named: the reference performance."""
 
 
 def read_reference_data(
@@ -41,6 +43,7 @@ def read_reference_data(
     exclude: Iterable[str] = (),
     categorical: Iterable[str] = (),
     prediction: str | None = None,
+    label: str | None = None,
 ) -> ReferenceColumns:
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -53,7 +56,8 @@ def read_reference_data(
         raise ReferenceDataError(f"{path}: unknown data format {suffix!r}; use .csv, .jsonl or .parquet")
     if not rows:
         raise ReferenceDataError(f"{path}: no rows")
-    return columns_from_rows(rows, source=str(path), exclude=exclude, categorical=categorical, prediction=prediction)
+    return columns_from_rows(rows, source=str(path), exclude=exclude, categorical=categorical, prediction=prediction,
+                             label=label)
 
 
 def columns_from_rows(
@@ -63,13 +67,17 @@ def columns_from_rows(
     exclude: Iterable[str] = (),
     categorical: Iterable[str] = (),
     prediction: str | None = None,
+    label: str | None = None,
 ) -> ReferenceColumns:
     """Split rows into numeric and categorical columns (see the module's rules); ``source`` names
-    the data in errors."""
+    the data in errors. ``label`` (with ``prediction``): the ground-truth column, left out of the features and
+    paired with the prediction of each row that has both."""
     path = source
-    excluded, forced = set(exclude), set(categorical)
+    if label is not None and prediction is None:
+        raise ReferenceDataError(f"{path}: a label column ({label!r}) needs the prediction column it labels")
+    excluded, forced = set(exclude) | ({label} if label else set()), set(categorical)
     present = {name for row in rows for name in row}
-    missing = sorted((forced | ({prediction} if prediction else set())) - present)
+    missing = sorted((forced | ({prediction} if prediction else set()) | ({label} if label else set())) - present)
     if missing:
         raise ReferenceDataError(f"{path}: no column {missing[0]!r} (columns: {', '.join(sorted(present))})")
     numeric: dict[str, np.ndarray] = {}
@@ -93,7 +101,22 @@ def columns_from_rows(
         numeric[feature] = column
     if not numeric and not categories:
         raise ReferenceDataError(f"{path}: no feature column (skipped: {', '.join(skipped) or 'none'})")
-    return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows), categorical=categories)
+    labelled = _labelled(rows, prediction, label) if label and prediction else []
+    return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows), categorical=categories,
+                            labelled=labelled)
+
+
+def _labelled(rows: list[dict[str, Any]], prediction: str, label: str) -> list[tuple[Any, Any]]:
+    """(prediction, label) per row with both: a prediction that reads as a number is one (a CSV's "0.8")."""
+    pairs = []
+    for row in rows:
+        said, truth = row.get(prediction), row.get(label)
+        if said is None or said == "" or truth is None or truth == "":
+            continue
+        number = _number(said)
+        pairs.append((number if isinstance(said, str) and number is not None and not math.isnan(number)
+                      else said, truth))
+    return pairs
 
 
 _MISSING = float("nan")

@@ -81,3 +81,33 @@ def test_bad_data_gets_a_clear_error_and_nothing_is_published(settings: Settings
     )
     assert result.returncode == 2
     assert "no feature column" in result.stderr and str(data) in result.stderr
+
+
+async def test_reference_build_with_labels_publishes_the_reference_performance(
+    settings: Settings, tmp_path: Path
+) -> None:
+    await ensure_topics(settings)
+    data = tmp_path / "validation.csv"
+    rng = np.random.default_rng(1)
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["amount", "score", "is_fraud"])
+        for i in range(2000):
+            score = rng.uniform()
+            wrong = i % 10 == 0  # 10 % wrong at 0.5
+            writer.writerow([f"{rng.lognormal(3, 1):.3f}", f"{score:.4f}", int((score >= 0.5) != wrong)])
+    model = f"ref-labelled-{settings.app_id[-8:]}"
+    base = [sys.executable, "-m", "driftline.streams.cli.main", "reference", "build", "--model", model,
+            "--data", str(data), "--prediction", "score"]
+    run = {"capture_output": True, "text": True, "env": env_for(settings), "check": False, "timeout": 120}
+    result = await asyncio.to_thread(subprocess.run, [*base, "--label", "is_fraud"], **run)
+    assert result.returncode == 0, result.stderr
+    assert "performance reference: error rate 0.100 (accuracy 0.900) from 2000 labelled rows" in result.stdout
+    store = RedisWindowStore.from_settings(settings.redis)
+    stored = await store.get_reference(model)
+    await store.close()
+    assert stored is not None and "is_fraud" not in stored.features  # the label is not a feature
+    assert stored.performance is not None and (stored.performance["n"], stored.performance["err"]) == (2000, 200)
+
+    missing = await asyncio.to_thread(subprocess.run, [*base, "--label", "nope"], **run)
+    assert missing.returncode == 2 and "no column 'nope'" in missing.stderr and "Traceback" not in missing.stderr

@@ -213,3 +213,23 @@ async def test_a_three_class_model_sending_probabilities_fires_when_accuracy_dro
     alerts = [(a.state, a.detector, int(a.window.start.timestamp() // WINDOW)) for a in world.broker.alerts
               if a.feature == PERFORMANCE_FEATURE]
     assert alerts == [("firing", "error_rate", 5), ("resolved", "error_rate", 9)]
+
+
+async def test_a_reference_built_with_labels_is_the_band_from_the_first_window() -> None:
+    import dataclasses
+
+    from .test_processors import reference
+
+    world = world_for(spec())
+    built = dataclasses.replace(reference(), version="v-labelled", performance={"n": 5000, "err": 400})  # 8 %
+    await world.state.windows.put_reference(built)
+    preds = predictions(4)
+    labels = labels_for(preds, binary_labels(lambda i: 0.20 if i < 2 * PER_WINDOW else 0.08))
+    for chunk in batches(as_records(preds)):
+        await world.predictions.process(chunk)
+    for chunk in batches(as_records(labels)):
+        await world.labels.process(chunk)
+    alerts = [a for a in world.broker.alerts if a.feature == PERFORMANCE_FEATURE]
+    assert [(a.state, int(a.window.start.timestamp() // WINDOW), a.reference_version) for a in alerts] == [
+        ("firing", 0, "v-labelled"), ("resolved", 2, "v-labelled")]
+    assert alerts[0].reference_value == 0.08 and alerts[0].n_reference == 5000

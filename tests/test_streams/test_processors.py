@@ -113,7 +113,7 @@ class World:
         self.broker = Recorder(self.journal, self.settings)
         outputs = Outputs(self.broker, self.settings.topics)
         retrain = RetrainStep(self.state.retrain, outputs)
-        judge = PerformanceJudge(labels, outputs, self.state.leases, retrain)
+        judge = PerformanceJudge(labels, outputs, self.state.leases, retrain, references=windows)
         self.predictions = PredictionProcessor(self.settings, windows, outputs, specs={"m": spec},
                                                leases=self.state.leases, retrain=retrain, retry_delays=(0.0,),
                                                judge=judge, clock=lambda: 1000.0)

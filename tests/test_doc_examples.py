@@ -1,0 +1,22 @@
+"""The Python examples in the docs run, and say what they show (doctest on the Markdown)."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+WITH_EXAMPLES = sorted(p.name for p in DOCS.glob("*.md") if ">>> " in p.read_text(encoding="utf-8"))
+
+
+def test_the_docs_have_examples() -> None:
+    assert "labels.md" in WITH_EXAMPLES
+
+
+@pytest.mark.parametrize("name", WITH_EXAMPLES)
+def test_the_examples_of_a_doc_run(name: str) -> None:
+    result = doctest.testfile(str(DOCS / name), module_relative=False, optionflags=doctest.ELLIPSIS,
+                              verbose=False, report=True)
+    assert result.attempted > 0 and result.failed == 0
