@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from scipy.stats import norm
 
@@ -115,13 +115,22 @@ class PerformanceState:
     """The per-look false-alarm probability the judge used (the band's width)."""
     reference_version: str = "labels:first"
     """Where the reference came from: a model reference's version (built with labels), or the first joined labels."""
+    segments: dict[str, Any] = field(default_factory=dict)
+    """Per segment (``key=value``) of a model with segments: that segment's own state (as :meth:`to_dict`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PerformanceState:
+        return cls(**data) if data else cls()
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> PerformanceState:
-        return cls(**json.loads(raw)) if raw else cls()
+        return cls.from_dict(json.loads(raw)) if raw else cls()
 
 
 def band_at(reference: dict[str, float], n: int, *, alpha: float) -> float | None:

@@ -29,9 +29,11 @@ def join(prediction_id: str, stored: bytes, label: Any, label_ts: float, spec: M
     >>> j.window_id, dict(j.counts)["err"], j.lag_seconds
     (2, 1, 3880.0)
     """
-    prediction, predicted_at, _segment = read_stored_prediction(stored)
-    counts = outcome(prediction, label, task=spec.performance.task,
-                     threshold=spec.performance.decision_threshold)
+    prediction, predicted_at, segment = read_stored_prediction(stored)
+    counts: dict[str, float] = outcome(prediction, label, task=spec.performance.task,
+                                       threshold=spec.performance.decision_threshold)
+    for key, value in sorted((segment or {}).items()):  # each segment's own counters, beside the model's
+        counts |= {f"{key}={value}|{name}": n for name, n in list(counts.items()) if "|" not in name}
     at = predicted_at if predicted_at is not None else label_ts  # kept before predictions carried their time
     lag = label_ts - predicted_at if predicted_at is not None else None
     return Join(prediction_id, int(at // bucket_seconds), counts, day=day, lag_seconds=lag)

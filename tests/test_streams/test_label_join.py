@@ -28,15 +28,18 @@ def spec(**performance: object) -> ModelSpec:
                                      "performance": performance})
 
 
-def predictions(n_windows: int, prediction: object = None, *, start: int = 0) -> list[bytes]:
-    """PER_WINDOW predictions per window; scores uniform in [0, 1] unless ``prediction`` says (a callable of i)."""
+def predictions(n_windows: int, prediction: object = None, *, start: int = 0, segment: object = None) -> list[bytes]:
+    """PER_WINDOW predictions per window; scores uniform in [0, 1] unless ``prediction`` says (a callable of i);
+    ``segment(i)``: the event's segment."""
     rng = np.random.default_rng(7)
     out = []
     for i in range(start * PER_WINDOW, (start + n_windows) * PER_WINDOW):
         value = prediction(i, rng) if callable(prediction) else float(rng.uniform())
-        out.append(orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"p{i}",
-                                 "ts": i * WINDOW / PER_WINDOW, "features": {"x": float(rng.normal())},
-                                 "prediction": value}))
+        event = {"model_id": "m", "model_version": "1", "prediction_id": f"p{i}", "ts": i * WINDOW / PER_WINDOW,
+                 "features": {"x": float(rng.normal())}, "prediction": value}
+        if callable(segment):
+            event["segment"] = segment(i)
+        out.append(orjson.dumps(event))
     return out
 
 
@@ -233,3 +236,23 @@ async def test_a_reference_built_with_labels_is_the_band_from_the_first_window()
     assert [(a.state, int(a.window.start.timestamp() // WINDOW), a.reference_version) for a in alerts] == [
         ("firing", 0, "v-labelled"), ("resolved", 2, "v-labelled")]
     assert alerts[0].reference_value == 0.08 and alerts[0].n_reference == 5000
+
+
+async def test_a_segment_that_goes_wrong_alone_fires_for_that_segment() -> None:
+    from .test_processors import reference
+
+    model_spec = ModelSpec.model_validate({**spec().model_dump(), "segments": ["region"]})
+    world = world_for(model_spec)
+    await world.state.windows.put_reference(reference())
+    region = ["eu", "us", "us", "us"]  # eu is a quarter of the traffic
+    preds = predictions(12, segment=lambda i: {"region": region[i % 4]})
+    eu_wrong = binary_labels(lambda i: 0.30 if i % 4 == 0 and 6 * PER_WINDOW <= i < 9 * PER_WINDOW else 0.08)
+    for chunk in batches(as_records(preds)):
+        await world.predictions.process(chunk)
+    for chunk in batches(as_records(labels_for(preds, eu_wrong))):
+        await world.labels.process(chunk)
+    alerts = [(a.state, a.segment, int(a.window.start.timestamp() // WINDOW)) for a in world.broker.alerts
+              if a.feature == PERFORMANCE_FEATURE]
+    eu = [(state, window) for state, segment, window in alerts if segment == {"region": "eu"}]
+    assert eu == [("firing", 6), ("resolved", 9)], alerts
+    assert not [a for a in alerts if a[1] == {"region": "us"}]
