@@ -20,3 +20,14 @@ def test_the_examples_of_a_doc_run(name: str) -> None:
     result = doctest.testfile(str(DOCS / name), module_relative=False, optionflags=doctest.ELLIPSIS,
                               verbose=False, report=True)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_monitor_spec_example_validates() -> None:
+    import re
+    import tomllib
+
+    from driftline.config import parse_monitor_config
+
+    (block,) = re.findall(r"```toml\n(.*?)```", (DOCS / "monitor-specs.md").read_text(encoding="utf-8"), re.DOTALL)
+    spec = parse_monitor_config(tomllib.loads(block), source="docs/monitor-specs.md").models["fraud-detector"]
+    assert spec.join_labels and spec.performance.task == "binary" and spec.label_ttl_seconds == 604_800

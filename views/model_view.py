@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from driftline.config import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
-from driftline.detectors import CategoricalReference, ModelReference, PerformanceState, band_at
+from driftline.detectors import CategoricalReference, ModelReference, PerformanceState, band_at, metrics
 from driftline.streams import FeaturePoint, WindowPoint
 
 TREND_POINTS = 30
@@ -127,6 +127,9 @@ class ModelView:
     labels: dict[str, int]
     label_lag: dict[str, int] = field(default_factory=dict)
     """Joined labels per label-lag bin (``-``: labelled before the prediction's time, ``<edge>`` seconds, ``inf``)."""
+    performance_metrics: dict[str, float] = field(default_factory=dict)
+    """The newest labelled window's metrics (error rate, precision, recall, AUC, macro F1, MAE, RMSE: those its
+    kind of model has)."""
 
     def feature(self, key: str) -> FeatureView:
         return next(f for f in self.features if f.key == key)
@@ -227,7 +230,25 @@ def build_model_view(
         triggers=[_trigger_dict(t) for t in sorted(triggers, key=lambda t: t.training_window.end)],
         labels=dict(labels or {}),
         label_lag=dict(label_lag or {}),
+        performance_metrics=_newest_metrics(windows, performance or {}),
     )
+
+
+def _newest_metrics(windows: Sequence[WindowPoint], performance: Mapping[int, Mapping[str, float]]) -> dict[str, float]:
+    """The metrics of the newest window with joined labels (the model's, not a segment's).
+
+    >>> _newest_metrics([WindowPoint(0, 0.0, 60.0)], {0: {"n": 4, "err": 1, "tp": 2, "fp": 1}})
+    {'n': 4.0, 'error_rate': 0.25, 'accuracy': 0.75}
+    """
+    for w in reversed(windows):
+        counts = {k: v for k, v in performance.get(w.window_id, {}).items() if "|" not in k}
+        if counts.get("n"):
+            m = metrics(counts)
+            values = {"n": float(m.n), "error_rate": m.error_rate, "accuracy": m.accuracy, "precision": m.precision,
+                      "recall": m.recall, "auc": m.auc, "auc_bound": m.auc_bound, "macro_f1": m.macro_f1,
+                      "mae": m.mae, "rmse": m.rmse}
+            return {k: float(v) for k, v in values.items() if v is not None}
+    return {}
 
 
 def lag_quantile(histogram: Mapping[str, int], q: float) -> str | None:

@@ -67,10 +67,15 @@ lag median ≤ 64 s, p95 ≤ 68 min
     median, p95 = lag_quantile(view.label_lag, 0.5), lag_quantile(view.label_lag, 0.95)
     if median is not None:
         line += f"; lag median {median}, p95 {p95}"
+    shown = {"precision": "precision", "recall": "recall", "auc": "ROC AUC", "macro_f1": "macro F1", "rmse": "RMSE"}
+    newest = [f"{label} {view.performance_metrics[k]:.3f}" for k, label in shown.items()
+              if k in view.performance_metrics]
+    if newest:
+        line += "; newest window " + ", ".join(newest)
     performance = next((f for f in view.features if f.key == PERFORMANCE_FEATURE), None)
     labelled = performance.series.completeness[-1] if performance and performance.series.completeness else None
     if labelled is not None:
-        line += f"; newest window {labelled:.0%} labelled"
+        line += f" ({labelled:.0%} labelled)" if newest else f"; newest window {labelled:.0%} labelled"
     return line
 
 

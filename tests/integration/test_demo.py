@@ -40,6 +40,15 @@ def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running(t
     assert {d for d in drifted for line in alert_lines if d in line} == set(drifted), alert_lines
     assert len([line for line in result.stdout.splitlines()
                 if line.startswith("CRITICAL resolved") and concept not in line]) == 4
+    # the performance alert fires in a drifted window, stays firing while the labels are wrong more often, and
+    # resolves only once they are not: its lines say the error rate against the band and the reference
+    minute = re.compile(r"window \S+ 00:(\d\d)-")
+    performance = [(line.split()[1], int(minute.findall(line)[0]))
+                   for line in result.stdout.splitlines() if concept in line]
+    assert [state for state, _ in performance] == ["firing", "resolved"], performance
+    assert 3 <= performance[0][1] < 6 <= performance[1][1], performance
+    assert all(re.search(r"error_rate 0\.\d{3} (> band|within band) 0\.\d{3} \(ref 0\.\d{3}, p=", line)
+               for line in result.stdout.splitlines() if concept in line)
     assert re.search(r"^dashboard: http://127\.0\.0\.1:\d+/ \(while the demo runs\)$", result.stdout, re.M)
     assert f"report: {report.resolve()} (" in result.stdout
     assert report.stat().st_size > 100_000 and "fraud-detector" in report.read_text()
