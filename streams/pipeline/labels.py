@@ -103,8 +103,11 @@ class LabelProcessor:
         applied = await self._store.applied_offsets(sorted(groups))
         batches: list[LabelBatch] = []
         alerts: dict[str, list[DriftAlert]] = {}
+        replayed: set[str] = set()
         for (model_id, partition), labels in sorted(groups.items()):
             fresh = [x for x in labels if x.record.offset > applied.get((model_id, partition), -1)]
+            if len(fresh) < len(labels):
+                replayed.add(model_id)
             if not fresh:
                 continue
             spec = self._spec_for(model_id)
@@ -132,9 +135,18 @@ class LabelProcessor:
                 raise Replan(f"labels watermark of {batch.model_id} partition {batch.partition} moved")
             if result is ApplyResult.JOIN_RACE:
                 raise Replan(f"a prediction of {batch.model_id} arrived while its label was planned to wait")
-            if self._judge is not None and batch.joins:  # after a crash too: the judge is idempotent
+            if self._judge is not None and batch.joins:
                 spec = self._spec_for(batch.model_id)
                 await self._judge.judge(batch.model_id, spec, batch.joins, WindowLayout.of(spec.window).bucket_seconds)
+        await self._judge_replayed(replayed - {b.model_id for b in batches if b.joins})
+
+    async def _judge_replayed(self, model_ids: set[str]) -> None:
+        """Labels redelivered after a crash are skipped (their joins are in), but the crash may have come before
+        their windows were judged: the judge looks at every window not judged yet (it is idempotent)."""
+        for model_id in sorted(model_ids):
+            spec = self._spec_for(model_id)
+            if self._judge is not None and spec.join_labels:
+                await self._judge.judge(model_id, spec, [], WindowLayout.of(spec.window).bucket_seconds)
 
     async def _join_and_detect(
         self, model_id: str, partition: int, spec: ModelSpec, labels: list[_Label]
@@ -153,10 +165,8 @@ class LabelProcessor:
             pid, ts = label.event.prediction_id, label.event.ts.timestamp()
             kept = found.get(pid)
             if kept is None:
-                stamp = label.record.timestamp_ms
-                received = stamp / 1000 if stamp is not None and stamp >= 0 else now
                 batch.pending.append(PendingLabel(pid, waiting_label(label.event.label, ts, partition,
-                                                                     label.record.offset), received + retention))
+                                                                     label.record.offset), now + retention))
                 continue
             try:
                 joined = join(pid, kept.value, label.event.label, ts, spec, bucket, day=kept.day)

@@ -60,18 +60,21 @@ class PerformanceJudge:
         self._clock = clock
 
     async def judge(self, model_id: str, spec: ModelSpec, joins: Sequence[Join], bucket_seconds: int) -> None:
-        """Judge the windows these joins changed; then tell the observer the model's label health."""
-        touched = sorted({j.window_id for j in joins})
-        if not touched:
-            return
-        await self._judge_windows(model_id, spec, touched, bucket_seconds)
+        """Judge the windows not judged yet (those these joins changed among them: none after a replay, whose
+        joins were applied by the crashed attempt); then tell the observer the model's label health."""
+        await self._judge_windows(model_id, spec, {j.window_id for j in joins}, bucket_seconds)
         if self._observer is not None:
             counts = await self._store.counts(model_id, self._clock())
             self._observer.labels(model_id, counts, [j.lag_seconds for j in joins if j.lag_seconds is not None])
 
-    async def _judge_windows(self, model_id: str, spec: ModelSpec, touched: list[int], bucket_seconds: int) -> None:
+    async def _judge_windows(self, model_id: str, spec: ModelSpec, changed: set[int], bucket_seconds: int) -> None:
         async with self._leases.hold(model_id):
             stored = PerformanceState.from_bytes(await self._store.performance_state(model_id))
+            since = stored.window if stored.window is not None else stored.reference_until + 1
+            touched = sorted(changed | set(await self._store.performance_windows(model_id, since=since,
+                                                                                 until=1 << 62)))
+            if not touched:
+                return
             perf = await self._store.performance(model_id, touched)
             alerts: list[DriftAlert] = []
             model_state, model_alerts = await self._judge_slice(model_id, spec, None, stored, touched, perf,

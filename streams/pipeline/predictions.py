@@ -112,6 +112,16 @@ class PredictionProcessor:
         for model_id in sorted({b.model_id for b in plan.model_batches}):
             monitor = monitors[model_id]
             await self._closer.close_due(monitor, self._expected_partitions(monitor))
+        if self._judge is not None:
+            # Records redelivered after a crash are skipped (their joins are in), but the crash may have come
+            # before the judge saw their windows: it looks at every window not judged yet (it is idempotent).
+            replayed = {m for rec, m in zip(decoded.records, decoded.model_ids, strict=True)
+                        if rec.offset <= applied.get((m, rec.partition), -1)}
+            joined = {b.model_id for b in plan.model_batches if b.joins}
+            for model_id in sorted((replayed - joined) & monitors.keys()):
+                if monitors[model_id].spec.join_labels:
+                    await self._judge.judge(model_id, monitors[model_id].spec, [],
+                                            monitors[model_id].layout.bucket_seconds)
 
     async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         streams = [OnlineStream(index, monitor.spec.online[index], values, times,
@@ -135,7 +145,7 @@ class PredictionProcessor:
             raise Replan(f"watermark of {batch.model_id} partition {batch.partition} moved during the batch")
         if result is ApplyResult.JOIN_RACE:
             raise Replan(f"a label of {batch.model_id} began waiting for a prediction of this batch")
-        if batch.joins and self._judge is not None:  # after a crash too: the judge is idempotent
+        if self._judge is not None and batch.joins:
             await self._judge.judge(monitor.model_id, monitor.spec, batch.joins, monitor.layout.bucket_seconds)
 
     async def _meet_waiting_labels(self, monitor: ModelMonitor, batch: ModelBatch) -> None:

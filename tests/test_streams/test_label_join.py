@@ -256,3 +256,36 @@ async def test_a_segment_that_goes_wrong_alone_fires_for_that_segment() -> None:
     eu = [(state, window) for state, segment, window in alerts if segment == {"region": "eu"}]
     assert eu == [("firing", 6), ("resolved", 9)], alerts
     assert not [a for a in alerts if a[1] == {"region": "us"}]
+
+
+async def test_a_crash_after_the_joins_are_applied_still_judges_their_windows(binary: World) -> None:
+    """The last batch is redone after Redis failed between its apply and the judge: the redone apply is a no-op
+    (its joins are in), and the judge still sees the windows they changed: the resolve is published."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    preds = predictions(12)  # the rate is back from window 10 on: the last batch (windows 10-11) resolves
+    labels = as_records(labels_for(preds, RISE_AND_RETURN))
+    for chunk in batches(labels):
+        await binary.labels.process(chunk)  # every label waits
+    store = binary.state.labels
+    real_read = store.performance_state
+    failures: list[int] = []
+    armed = False
+
+    async def failing_read(model_id: str) -> bytes | None:
+        if armed and len(failures) < 3:
+            failures.append(1)
+            raise RedisConnectionError("Redis went away")
+        return await real_read(model_id)
+
+    store.performance_state = failing_read  # type: ignore[method-assign]
+    chunks = list(batches(as_records(preds)))
+    for chunk in chunks[:-1]:
+        await binary.predictions.process(chunk)
+    assert performance_alerts(binary) == [("firing", 6)]
+    armed = True
+    await binary.predictions.process(chunks[-1])
+    assert len(failures) == 3
+    assert performance_alerts(binary) == [("firing", 6), ("resolved", 10)]
+    counts = await binary.state.labels.counts("m", 1000.0)
+    assert (counts.joined, counts.pending) == (len(labels), 0)
