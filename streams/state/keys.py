@@ -230,7 +230,7 @@ RETENTION: dict[str, str] = {
     "lpend:due": "one member per waiting label",
     "pred:days": "one member per kept day (the retention in days, plus two)",
     "perf:<id>": "TTL: the model's retention plus the bucket TTL",
-    "perf:ids": "one member per performance window, trimmed past the retention",
+    "perf:ids": "one member per performance window, the newest 131,072 (91 days of minute windows)",
     "perf:state": "one value",
     "pred:<day>": "TTL: the model's retention plus a day, from the day's last write",
     "warmup": "TTL, and deleted when the warm-up reference is set",

@@ -106,6 +106,7 @@ if ARGV[pos] == '1' then
     redis.call('ZADD', index, 'NX', ARGV[pos], ARGV[pos])
     pos = pos + 2
   end
+  if n_perf > 0 then redis.call('ZREMRANGEBYRANK', index, 0, -131073) end  -- the newest 131,072 windows
   local n_joins = tonumber(ARGV[pos])
   pos = pos + 1
   for j = 1, n_joins do
