@@ -85,6 +85,7 @@ class LabelProcessor:
         self._retry_delays = retry_delays
         self._judge = judge
         self._clock = clock
+        self._waiting_logged = -60.0
 
     async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch of labels; returns only when every effect is durable."""
@@ -177,11 +178,20 @@ class LabelProcessor:
             if "err" in joined.counts:
                 errors.append(float(joined.counts["err"]))
                 times.append(ts)
+        if batch.pending:
+            self._log_waiting(model_id, len(batch.pending))
         detectors = [d for d in spec.online if d.stream == "error"]
         values, stamps_ = np.asarray(errors), np.asarray(times)
         streams = [OnlineStream(i, d, values, stamps_, PERFORMANCE_FEATURE) for i, d in enumerate(detectors)]
         alerts, batch.states = await self._online.run(model_id, REFERENCE_VERSION, partition, streams)
         return batch, alerts, letters
+
+    def _log_waiting(self, model_id: str, n: int) -> None:
+        now = time.monotonic()
+        if now - self._waiting_logged >= 60:
+            self._waiting_logged = now
+            log.info("model %s: %d label(s) came before their prediction and wait for it (driftline status shows "
+                     "how many wait)", model_id, n)
 
     def _dead(self, rec: Record, reason: str) -> DeadLetter:
         return record_dead_letter(rec, self._settings.topics.labels, reason)

@@ -10,6 +10,15 @@ from __future__ import annotations
 from driftline.streams.state.client import RedisClient, redis_client
 from driftline.streams.state.errors import TRANSIENT_ERRORS, LeaseLost
 from driftline.streams.state.history import FeaturePoint, WindowPoint, window_point
+from driftline.streams.state.label_values import (
+    Join,
+    KeptPrediction,
+    LabelBatch,
+    LabelCounts,
+    PendingLabel,
+    read_stored_prediction,
+    stored_prediction,
+)
 from driftline.streams.state.lease import TriggerLease
 from driftline.streams.state.memory import MemoryState
 from driftline.streams.state.ports import (
@@ -20,14 +29,9 @@ from driftline.streams.state.ports import (
     BucketLayout,
     CloseResult,
     HistoryStore,
-    Join,
-    KeptPrediction,
-    LabelBatch,
-    LabelCounts,
     LabelStore,
     ModelBatch,
     ModelLeases,
-    PendingLabel,
     Progress,
     ReferenceStore,
     RetrainRecord,
@@ -38,8 +42,6 @@ from driftline.streams.state.ports import (
     WindowCounts,
     WindowStore,
     prediction_bucket,
-    read_stored_prediction,
-    stored_prediction,
 )
 from driftline.streams.state.progress import start_offset
 from driftline.streams.state.redis_state import RedisState

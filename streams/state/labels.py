@@ -9,15 +9,17 @@ from collections.abc import Sequence
 
 from driftline.streams.state import keys
 from driftline.streams.state.client import RedisClient, raw, text
-from driftline.streams.state.lua import script
-from driftline.streams.state.ports import (
-    ApplyResult,
+from driftline.streams.state.label_values import (
     KeptPrediction,
     LabelBatch,
     LabelCounts,
     counter_arg,
     lag_bin,
     performance_ttl,
+)
+from driftline.streams.state.lua import script
+from driftline.streams.state.ports import (
+    ApplyResult,
 )
 from driftline.streams.state.windows import DEFAULT_BUCKET_TTL_SECONDS, hget_each, hmget_present
 

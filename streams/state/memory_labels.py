@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from driftline.streams.state.ports import (
-    ApplyResult,
+from driftline.streams.state.label_values import (
     Join,
     KeptPrediction,
     LabelBatch,
     LabelCounts,
-    ModelBatch,
     lag_bin,
+)
+from driftline.streams.state.ports import (
+    ApplyResult,
+    ModelBatch,
 )
 
 

@@ -20,6 +20,11 @@ from driftline.detectors import AlertState, ModelReference
 from driftline.streams.state import keys
 from driftline.streams.state.client import RedisClient, raw, redis_client, text
 from driftline.streams.state.history import window_entry_id
+from driftline.streams.state.label_values import (
+    counter_arg,
+    lag_bin,
+    performance_ttl,
+)
 from driftline.streams.state.lua import script
 from driftline.streams.state.ports import (
     COUNT_FIELD,
@@ -32,9 +37,6 @@ from driftline.streams.state.ports import (
     WarmupBatch,
     WindowClose,
     WindowCounts,
-    counter_arg,
-    lag_bin,
-    performance_ttl,
 )
 
 CLOSED_KEPT = 256

@@ -103,8 +103,8 @@ def interleaved(settings: Settings, events: list[dict[str, object]], labels: lis
     return out + labs[len(preds) - AHEAD:]
 
 
-@pytest.mark.parametrize(("kind", "order"), [("binary", "ahead"), ("binary", "before"), ("regression", "ahead"),
-                                             ("classes", "before")])
+@pytest.mark.parametrize("order", ["ahead", "before"])
+@pytest.mark.parametrize("kind", ["binary", "regression", "classes"])
 async def test_every_label_joins_and_worse_performance_fires_until_it_returns(
     settings: Settings, tmp_path: Path, kind: str, order: str
 ) -> None:
