@@ -23,7 +23,7 @@ import numpy as np
 
 from driftline.streams.pipeline.joins import waiting_label
 from driftline.streams.stack.redis_server import RedisServer
-from driftline.streams.state import LabelBatch, ModelBatch, PendingLabel, stored_prediction
+from driftline.streams.state import ApplyResult, LabelBatch, ModelBatch, PendingLabel, stored_prediction
 from driftline.streams.state.labels import RedisLabelStore
 from driftline.streams.state.windows import RedisWindowStore
 
@@ -46,18 +46,22 @@ async def run(url: str, n_predictions: int, n_labels: int) -> dict[str, float]:
         before = await used_memory(store)
         for k, start in enumerate(range(0, n_predictions, BATCH)):
             n = min(BATCH, n_predictions - start)
-            batch = ModelBatch("bench", 0, start, start + n - 1, now, {0: {"__n__": n}})
-            batch.keep_predictions_seconds, batch.now, batch.predicted = 60 * DAY, now, {k: n}
-            batch.predictions = {int(now // DAY): {str(uuid.uuid4()): stored_prediction(round(float(s), 6), now, None)
+            kept_batch = ModelBatch("bench", 0, start, start + n - 1, now, {0: {"__n__": n}})
+            kept_batch.keep_predictions_seconds, kept_batch.now = 60 * DAY, now
+            kept_batch.predicted = {k: n}
+            kept_batch.predictions = {int(now // DAY): {str(uuid.uuid4()): stored_prediction(round(float(s), 6), now, None)
                                                    for s in rng.uniform(size=n)}}
-            await store.apply(batch)
+            await store.apply(kept_batch)
         kept = await used_memory(store)
+        _, days = await labels.find_predictions("bench", [], now)
         for start in range(0, n_labels, BATCH):
             n = min(BATCH, n_labels - start)
             pending = [PendingLabel(str(uuid.uuid4()), waiting_label(1, now, 0, start + i), now + 60 * DAY)
                        for i in range(n)]
-            await labels.apply(LabelBatch("bench", 0, start, start + n - 1, pending=pending, now=now,
-                                          max_pending=n_labels + 1, retention_seconds=60 * DAY))
+            batch = LabelBatch("bench", 0, start, start + n - 1, pending=pending, days=days, now=now,
+                               max_pending=n_labels + 1, retention_seconds=60 * DAY)
+            result = await labels.apply(batch)
+            assert result is ApplyResult.APPLIED, result
         waiting = await used_memory(store)
     finally:
         await store.close()
