@@ -49,8 +49,9 @@ async def run(url: str, n_predictions: int, n_labels: int) -> dict[str, float]:
             kept_batch = ModelBatch("bench", 0, start, start + n - 1, now, {0: {"__n__": n}})
             kept_batch.keep_predictions_seconds, kept_batch.now = 60 * DAY, now
             kept_batch.predicted = {k: n}
-            kept_batch.predictions = {int(now // DAY): {str(uuid.uuid4()): stored_prediction(round(float(s), 6), now, None)
-                                                   for s in rng.uniform(size=n)}}
+            scores = rng.uniform(size=n)
+            day = {str(uuid.uuid4()): stored_prediction(round(float(x), 6), now, None) for x in scores}
+            kept_batch.predictions = {int(now // DAY): day}
             await store.apply(kept_batch)
         kept = await used_memory(store)
         _, days = await labels.find_predictions("bench", [], now)
