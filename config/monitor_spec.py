@@ -176,6 +176,9 @@ class PerformanceSpec(_Spec):
 class ModelSpec(_Spec):
     features: dict[str, Feature] = Field(default_factory=dict)
     prediction: Feature | None = Field(None, description="Prior drift on scores (numeric) or labels (categorical).")
+    infer: bool = Field(
+        True, description="Also monitor the reference's features the spec does not name (and the prediction), "
+        "with their kind's default tests; false: only the features (and prediction) the spec names.")
     window: Window = Field(default_factory=TumblingWindow)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     online: tuple[OnlineDetectorSpec, ...] = ()
@@ -201,6 +204,13 @@ class ModelSpec(_Spec):
         "by prediction_id, for a model too busy for one worker): its windows close only when every partition "
         "has passed them. Default: keyed by model_id, so the model lives on one partition.",
     )
+
+    @model_validator(mode="after")
+    def _monitors_something(self) -> ModelSpec:
+        if not self.infer and not self.features and self.prediction is None and not self.join_labels:
+            raise ValueError("infer = false and no features, prediction or join_labels: this spec would monitor "
+                             "nothing")
+        return self
 
     @model_validator(mode="after")
     def _online_features_exist(self) -> ModelSpec:

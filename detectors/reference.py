@@ -163,8 +163,11 @@ class ModelReference:
         n_bins: int = 10,
         categorical: Mapping[str, Iterable[object]] | None = None,
         max_categories: int = 50,
+        bins_of: Mapping[str, int] | None = None,
+        max_categories_of: Mapping[str, int] | None = None,
     ) -> ModelReference:
         """Quantile bins of each numeric sample (deduplicated edges); top categories of each categorical one.
+        ``bins_of`` / ``max_categories_of``: per feature, over ``n_bins`` / ``max_categories``.
 
         >>> ref = ModelReference.build("m", "v1", {"x": np.arange(100.0)}, n_bins=2,
         ...                            categorical={"channel": ["web", "app", "web"]})
@@ -173,12 +176,13 @@ class ModelReference:
         """
         features: dict[str, AnyFeatureReference] = {}
         for name, values in samples.items():
-            hist = NumericHistogram.from_reference(values, n_bins=n_bins)
+            hist = NumericHistogram.from_reference(values, n_bins=(bins_of or {}).get(name, n_bins))
             features[name] = FeatureReference(
                 edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts)
             )
         for name, cat_values in (categorical or {}).items():
-            features[name] = CategoricalReference.build(cat_values, max_categories=max_categories)
+            features[name] = CategoricalReference.build(
+                cat_values, max_categories=(max_categories_of or {}).get(name, max_categories))
         return cls(model_id=model_id, version=version, features=features)
 
     def to_json(self) -> bytes:

@@ -1,10 +1,12 @@
-"""What to monitor for a model: its spec, or one inferred from its reference.
+"""What to monitor for a model: its spec, added to what its reference profiles.
 
 A model without an explicit spec gets the defaults (the worker's command-line
 window and policy) with every reference feature monitored by its kind's default
 tests, and the prediction when the reference profiles it. A model with a spec
-is monitored on the features its spec names that the reference also profiles
-(a window can only be compared with what the reference holds).
+gets the same inference for the features its spec does not name (``infer = false``
+turns it off), and the spec's choices for those it names; either way only
+features the reference profiles are compared (a window can only be compared with
+what the reference holds).
 """
 
 from __future__ import annotations
@@ -88,12 +90,24 @@ def _default_feature(feature: object) -> Feature:
 def resolve_spec(
     model_id: str, reference: ModelReference, specs: Mapping[str, ModelSpec], defaults: ModelSpec
 ) -> ModelSpec:
-    """The model's own spec when it has one, else the inferred one.
+    """The model's own spec over what its reference infers (unless it says ``infer = false``), else the
+    inferred one.
 
     >>> import numpy as np
-    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0)})
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0), "y": np.arange(10.0)})
     >>> list(resolve_spec("m", ref, {}, ModelSpec()).features)
-    ['x']
+    ['x', 'y']
+    >>> own = ModelSpec(features={"y": NumericFeature(tests=("ks",))}, join_labels=True)
+    >>> {k: f.tests for k, f in resolve_spec("m", ref, {"m": own}, ModelSpec()).features.items()}
+    {'x': ('psi', 'ks', 'wasserstein'), 'y': ('ks',)}
+    >>> list(resolve_spec("m", ref, {"m": own.model_copy(update={"infer": False})}, ModelSpec()).features)
+    ['y']
     """
     own = specs.get(model_id)
-    return own if own is not None else infer_spec(reference, defaults)
+    if own is None:
+        return infer_spec(reference, defaults)
+    if not own.infer:
+        return own
+    inferred = infer_spec(reference, own)
+    return own.model_copy(update={"features": {**inferred.features, **own.features},
+                                  "prediction": own.prediction or inferred.prediction})

@@ -90,6 +90,13 @@ def check_supported(specs: dict[str, ModelSpec]) -> None:
             WindowLayout.of(spec.window)
         except UnsupportedSpec as exc:
             raise UnsupportedSpec(f"model {model_id}: {exc}") from None
+        if spec.warmup_events == 0:
+            for name, feature in sorted(spec.features.items()):
+                for field in sorted(feature.model_fields_set & {"bins", "max_categories"}):
+                    raise UnsupportedSpec(
+                        f"model {model_id}: feature {name!r} sets {field}, which the reference decides (driftline "
+                        f"reference build --{field.replace('_', '-')} N); a spec's {field} applies to a warm-up "
+                        "reference only (warmup_events > 0)")
 
 
 @dataclass(frozen=True)

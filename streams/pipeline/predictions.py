@@ -181,7 +181,8 @@ class PredictionProcessor:
             raise Replan(f"model {batch.model_id} changed during the batch (warm-up); re-planning")
         if collected < self._monitors.spec_for(batch.model_id).warmup_events:
             return
-        candidate = warmup_reference(batch.model_id, await self._store.warmup_rows(batch.model_id))
+        candidate = warmup_reference(batch.model_id, await self._store.warmup_rows(batch.model_id),
+                                     spec=self._monitors.spec_for(batch.model_id))
         # Topic first (the durable copy), then Redis, first writer wins; the winner is what the topic keeps.
         await self._outputs.reference(candidate)
         reference = await self._store.put_reference_if_absent(candidate)

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 SPEC = """
 [models.{model}]
+infer = false
 window = {{ kind = "sliding", size_seconds = 120, step_seconds = 60 }}
 features.amount = {{ kind = "numeric", tests = ["jensen_shannon", "ks"] }}
 features.channel = {{ kind = "categorical", tests = ["chi_square"] }}
@@ -120,6 +121,7 @@ async def test_a_drift_confined_to_one_segment_alerts_for_that_segment(settings:
 
 ONLINE_SPEC = """
 [models.{model}]
+infer = false
 window = {{ size_seconds = 60 }}
 features.amount = {{ kind = "numeric" }}
 online = [

@@ -32,6 +32,7 @@ from driftline.streams.state import (
 from driftline.streams.state.memory import MemoryLabelStore, MemoryWindowStore
 
 SPEC = ModelSpec.model_validate({
+    "infer": False,  # x alone: the journal below names its alerts
     "window": {"size_seconds": 60},
     "features": {"x": {"kind": "numeric"}},
     "thresholds": {"min_samples": 20},
@@ -235,3 +236,23 @@ async def test_a_watermark_moved_by_another_writer_makes_the_batch_replan(world:
     await world.predictions.process(records)
     assert ("apply", "m@0:OVERLAPS_WATERMARK") in world.journal
     assert (await store.read_buckets("m", [0])).n_events == 200  # 100 by the other writer + 100 re-planned
+
+
+async def test_a_spec_that_only_joins_labels_still_monitors_every_inferred_feature() -> None:
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 20},
+                                            "join_labels": True}))
+    await world.state.windows.put_reference(reference())
+    await world.predictions.process(drifting_records())
+    assert {(a.feature, a.state) for a in world.broker.alerts} >= {("x", "firing"), ("__prediction__", "firing")}
+
+
+def test_a_spec_that_sets_what_the_reference_decides_is_refused_unless_it_warms_up() -> None:
+    from driftline.streams.pipeline.model_setup import UnsupportedSpec, check_supported
+
+    binned = {"features": {"x": {"kind": "numeric", "bins": 20}}}
+    with pytest.raises(UnsupportedSpec, match=r"feature 'x' sets bins, which the reference decides"):
+        check_supported({"m": ModelSpec.model_validate(binned)})
+    check_supported({"m": ModelSpec.model_validate({**binned, "warmup_events": 1000})})  # honoured by the warm-up
+    check_supported({"m": ModelSpec.model_validate({"features": {"x": {"kind": "numeric"}}})})  # the default: fine
+    with pytest.raises(ValueError, match="would monitor nothing"):
+        ModelSpec.model_validate({"infer": False})
