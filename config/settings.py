@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         description="An event stamped further than this after its Kafka record's timestamp is dead-lettered "
         "(a producer clock ahead would otherwise close its model's open windows).",
     )
+    idle_close_seconds: float = Field(
+        30.0, ge=0,
+        description="A model whose events stop: after this many seconds of wall-clock without one, its event time "
+        "is taken to advance with the clock, so the windows that time has passed close (the last window of a "
+        "replay, or before a pause, is judged instead of waiting for the next event). 0: never.",
+    )
     metrics_port: int = Field(
         0, ge=0, le=65535,
         description="Serve Prometheus metrics at http://<host>:<port>/metrics (0: off). Several workers on one "

@@ -55,6 +55,10 @@ class BatchProcessor(Protocol):
         """Apply a batch durably; return only when done (retrying inside), never raise on input.
         ``guard()`` runs before every attempt; the :class:`StateBehind` it raises is raised."""
 
+    async def idle(self) -> None:
+        """No record came for a moment (a fetch returned nothing): time-driven work, such as closing the
+        windows of models whose events stopped. A failure is logged; the next idle moment tries again."""
+
 
 class BatchIngest(Service):
     """Consume one topic in batches; process; commit. One batch at a time keeps offsets exact.
@@ -116,6 +120,12 @@ class BatchIngest(Service):
             batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
             if not batches:
                 self._report_lag(consumer)  # idle: the highwaters of the empty fetches say we are caught up
+                async with self.lock:
+                    try:
+                        await self._processor.idle()
+                    except Exception as exc:  # noqa: BLE001 — retried at the next idle moment, never fatal
+                        log.warning("%s: idle work failed (%s); trying again at the next idle moment", self._topic,
+                                    exc)
                 continue
             async with self.lock:
                 started = time.perf_counter()

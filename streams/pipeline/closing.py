@@ -41,20 +41,25 @@ class WindowCloser:
         self._retrain = retrain
         self._on_statistic = on_statistic
 
-    async def close_due(self, monitor: ModelMonitor, expected_partitions: int) -> None:
-        """Close the model's windows the event time has passed, under the model's lease: when the model is
-        spread over partitions, other workers may find the same windows closable at the same time."""
-        if not await self._closable(monitor, expected_partitions):
-            return
+    async def close_due(self, monitor: ModelMonitor, expected_partitions: int, *,
+                        horizon: float | None = None) -> int:
+        """Close the model's windows the event time has passed (``horizon``: that event time instead of the
+        partitions'), under the model's lease: when the model is spread over partitions, other workers may
+        find the same windows closable at the same time. Returns how many it closed."""
+        if not await self._closable(monitor, expected_partitions, horizon):
+            return 0
+        closed = 0
         async with self._leases.hold(monitor.model_id) as lease:
-            for window_id in await self._closable(monitor, expected_partitions):  # the last holder may have
-                await self._close(monitor, window_id, lease)                       # closed them meanwhile
+            for window_id in await self._closable(monitor, expected_partitions, horizon):  # the last holder may
+                await self._close(monitor, window_id, lease)                                # have closed some
+                closed += 1
+        return closed
 
-    async def _closable(self, monitor: ModelMonitor, expected_partitions: int) -> list[int]:
+    async def _closable(self, monitor: ModelMonitor, expected_partitions: int, horizon: float | None) -> list[int]:
         layout = monitor.layout
         return await self._store.closable_buckets(monitor.model_id, bucket_seconds=layout.bucket_seconds,
                                                   lateness_seconds=layout.lateness_seconds,
-                                                  expected_partitions=expected_partitions)
+                                                  expected_partitions=expected_partitions, horizon=horizon)
 
     async def _close(self, monitor: ModelMonitor, window_id: int, lease: str) -> None:
         layout, model_id = monitor.layout, monitor.model_id

@@ -91,6 +91,9 @@ class LabelProcessor:
         """Apply one batch of labels; returns only when every effect is durable."""
         await attempts("process label batch", lambda: self._process_once(records), guard, self._retry_delays)
 
+    async def idle(self) -> None:
+        """Nothing time-driven on the label path (waiting labels are counted unmatched by later batches)."""
+
     async def _process_once(self, records: Sequence[Record]) -> None:
         letters: list[DeadLetter] = []
         groups: dict[tuple[str, int], list[_Label]] = {}

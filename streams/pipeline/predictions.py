@@ -55,6 +55,49 @@ ALL_PARTITIONS = 1 << 30
 """What a spread model waits for while the topic's partition count is not known yet: more than any."""
 
 
+class QuietModels:
+    """The models seen lately, for closing the windows of those whose events stopped.
+
+    A model's event time is taken to advance with the wall clock once ``idle_seconds`` have passed without an
+    event: ``horizon`` = its largest event time + the wall-clock time since. Once the horizon has passed the
+    last event's bucket (and the lateness), the model is forgotten until its next event.
+
+    >>> now = [100.0]
+    >>> q = QuietModels(30.0, clock=lambda: now[0])
+    >>> q.saw("m", 600.0, 60)
+    >>> now[0] = 120.0; q.due()
+    []
+    >>> now[0] = 131.0; q.due()
+    [('m', 631.0)]
+    >>> q.judged("m", 631.0); now[0] = 170.0; q.due()
+    [('m', 670.0)]
+    >>> q.judged("m", 670.0); now[0] = 200.0; q.due()
+    []
+    """
+
+    def __init__(self, idle_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._idle = idle_seconds
+        self._clock = clock
+        self._seen: dict[str, tuple[float, float, float]] = {}  # model -> (event time, wall time, window span)
+
+    def saw(self, model_id: str, event_time: float, window_span: float) -> None:
+        before = self._seen.get(model_id)
+        latest = max(event_time, before[0]) if before else event_time
+        self._seen[model_id] = (latest, self._clock(), window_span)
+
+    def due(self) -> list[tuple[str, float]]:
+        """(model, its event-time horizon by the clock) of each model quiet for the idle time."""
+        if self._idle <= 0:
+            return []
+        now = self._clock()
+        return [(m, t + (now - wall)) for m, (t, wall, _) in sorted(self._seen.items()) if now - wall >= self._idle]
+
+    def judged(self, model_id: str, horizon: float) -> None:
+        seen = self._seen.get(model_id)
+        if seen is not None and horizon >= seen[0] + seen[2]:
+            del self._seen[model_id]  # every window its events were in has closed
+
+
 class PredictionProcessor:
     def __init__(
         self,
@@ -71,6 +114,7 @@ class PredictionProcessor:
         topic_partitions: Callable[[], int | None] = lambda: None,
         judge: PerformanceJudge | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -88,6 +132,7 @@ class PredictionProcessor:
         self._topic_partitions = topic_partitions
         self._judge = judge
         self._clock = clock
+        self._quiet = QuietModels(settings.idle_close_seconds, clock=monotonic)
 
     async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch; returns only when every effect is durable."""
@@ -112,6 +157,8 @@ class PredictionProcessor:
         for model_id in sorted({b.model_id for b in plan.model_batches}):
             monitor = monitors[model_id]
             await self._closer.close_due(monitor, self._expected_partitions(monitor))
+            self._quiet.saw(model_id, max(b.max_event_time for b in plan.model_batches if b.model_id == model_id),
+                            monitor.layout.bucket_seconds + monitor.layout.lateness_seconds)
         if self._judge is not None:
             # Records redelivered after a crash are skipped (their joins are in), but the crash may have come
             # before the judge saw their windows: it looks at every window not judged yet (it is idempotent).
@@ -122,6 +169,19 @@ class PredictionProcessor:
                 if monitors[model_id].spec.join_labels:
                     await self._judge.judge(model_id, monitors[model_id].spec, [],
                                             monitors[model_id].layout.bucket_seconds)
+
+    async def idle(self) -> None:
+        """No records for a while: the windows a quiet model's event time has passed by the wall clock close
+        (:class:`QuietModels`); a failure is retried at the next idle moment."""
+        for model_id, horizon in self._quiet.due():
+            monitors = await self._monitors.load({model_id})
+            if model_id in monitors:
+                monitor = monitors[model_id]
+                closed = await self._closer.close_due(monitor, self._expected_partitions(monitor), horizon=horizon)
+                if closed:
+                    log.info("model %s: no event for %.0fs; closed %d window(s) its event time has passed by the "
+                             "clock", model_id, self._settings.idle_close_seconds, closed)
+            self._quiet.judged(model_id, horizon)
 
     async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         streams = [OnlineStream(index, monitor.spec.online[index], values, times,

@@ -157,13 +157,15 @@ class MemoryWindowStore:
         return {f: states[f] for f in fields if f in states}
 
     async def closable_buckets(self, model_id: str, *, bucket_seconds: int, lateness_seconds: int,
-                               expected_partitions: int = 0) -> list[int]:
+                               expected_partitions: int = 0, horizon: float | None = None) -> list[int]:
         model = self._models[model_id]
-        times = list(model.event_times.values())
-        if not times or len(times) < expected_partitions:
-            return []
-        horizon = min(times) - lateness_seconds
-        return sorted(w for w in model.open if (w + 1) * bucket_seconds <= horizon)
+        if horizon is None:
+            times = list(model.event_times.values())
+            if not times or len(times) < expected_partitions:
+                return []
+            horizon = min(times)
+        passed = horizon - lateness_seconds
+        return sorted(w for w in model.open if (w + 1) * bucket_seconds <= passed)
 
     async def read_bucket(self, model_id: str, bucket_id: int) -> WindowCounts:
         return await self.read_buckets(model_id, [bucket_id])

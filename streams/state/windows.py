@@ -182,19 +182,22 @@ class RedisWindowStore:
         return await hmget_present(self._redis, keys.detector_states(model_id), fields)
 
     async def closable_buckets(self, model_id: str, *, bucket_seconds: int, lateness_seconds: int,
-                               expected_partitions: int = 0) -> list[int]:
+                               expected_partitions: int = 0, horizon: float | None = None) -> list[int]:
         """The last buckets of open windows whose end plus the allowed lateness is behind the model's event-time
         horizon: the smallest of its partitions' event times, so no partition still owes events to them.
 
         ``expected_partitions`` > 0 (a model spread over every partition of the topic): none until that many
-        partitions have carried the model, so a partition not read yet cannot be passed over.
+        partitions have carried the model, so a partition not read yet cannot be passed over. ``horizon``: that
+        event time instead (a quiet stream's, estimated from the wall clock).
         """
-        times = await self._redis.hvals(keys.partition_event_times(model_id))
-        if not times or len(times) < expected_partitions:
-            return []
+        if horizon is None:
+            times = await self._redis.hvals(keys.partition_event_times(model_id))
+            if not times or len(times) < expected_partitions:
+                return []
+            horizon = min(float(t) for t in times)
         open_ids = await self._redis.smembers(keys.open_windows(model_id))
-        horizon = min(float(t) for t in times) - lateness_seconds
-        return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * bucket_seconds <= horizon)
+        passed = horizon - lateness_seconds
+        return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * bucket_seconds <= passed)
 
     async def read_bucket(self, model_id: str, bucket_id: int) -> WindowCounts:
         return await self.read_buckets(model_id, [bucket_id])

@@ -95,6 +95,9 @@ class GatedProcessor:
             self.waiting.set()
             await self.gate.wait()
 
+    async def idle(self) -> None:
+        """Nothing time-driven."""
+
 
 async def test_lag_is_highwater_minus_position_after_each_batch_and_zero_when_caught_up(settings: Settings) -> None:
     await ensure_topics(settings)
@@ -130,6 +133,9 @@ class CountingProcessor:
 
     async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Nothing to do."""
+
+    async def idle(self) -> None:
+        """Nothing time-driven."""
 
 
 async def produce_to_partitions(settings: Settings, per_partition: int, partitions: int = 4) -> None:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import orjson
@@ -101,8 +102,9 @@ class Recorder:
 class World:
     """A processor pair on one in-memory state, with a journal of every effect."""
 
-    def __init__(self, spec: ModelSpec = SPEC) -> None:
-        self.settings = load_settings()
+    def __init__(self, spec: ModelSpec = SPEC, *, settings: dict[str, object] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.settings = load_settings(**(settings or {}))
         self.journal = Journal()
         self.state = MemoryState()
         windows = JournalledWindows(self.state._models)
@@ -117,7 +119,7 @@ class World:
         judge = PerformanceJudge(labels, outputs, self.state.leases, retrain, references=windows)
         self.predictions = PredictionProcessor(self.settings, windows, outputs, specs={"m": spec},
                                                leases=self.state.leases, retrain=retrain, retry_delays=(0.0,),
-                                               judge=judge, clock=lambda: 1000.0)
+                                               judge=judge, clock=lambda: 1000.0, monotonic=monotonic)
         self.labels = LabelProcessor(self.settings, labels, outputs, lambda _: spec, leases=self.state.leases,
                                      retrain=retrain, retry_delays=(0.0,), judge=judge, clock=lambda: 1000.0)
 
@@ -256,3 +258,20 @@ def test_a_spec_that_sets_what_the_reference_decides_is_refused_unless_it_warms_
     check_supported({"m": ModelSpec.model_validate({"features": {"x": {"kind": "numeric"}}})})  # the default: fine
     with pytest.raises(ValueError, match="would monitor nothing"):
         ModelSpec.model_validate({"infer": False})
+
+
+async def test_the_last_window_of_a_quiet_model_closes_when_its_clock_passes_it() -> None:
+    now = [1000.0]
+    world = World(SPEC, settings={"idle_close_seconds": 30.0}, monotonic=lambda: now[0])
+    await world.state.windows.put_reference(reference())
+    await world.predictions.process(drifting_records())  # windows 0 and 1 close; the event at 130 s opens 2
+    assert await world.state.windows.closed_window_count("m") == 2
+    now[0] += 29.0
+    await world.predictions.idle()
+    assert await world.state.windows.closed_window_count("m") == 2  # not quiet long enough yet
+    now[0] += 21.0  # 50 s of quiet: 130 + 50 = 180, window 2's end
+    await world.predictions.idle()
+    assert await world.state.windows.closed_window_count("m") == 3
+    late = [Record(0, 500, event(999, 131.0, 0.0, 0.9))]
+    await world.predictions.process(late)
+    assert await world.state.windows.late_count("m") == 1  # window 2 is judged: its late events count apart
