@@ -12,21 +12,45 @@ from driftline.detectors.sketches import _codec
 _MAGIC = b"DLNH"
 
 
+DISCRETE_MAX_VALUES = 20
+"""A numeric column with at most this many distinct values (flags, counts, small codes) gets one bin per value."""
+
+
 def quantile_edges(values: ArrayLike, n_bins: int = 10) -> np.ndarray:
-    """Inner edges at the reference's quantiles, deduplicated (ties collapse bins).
+    """Inner edges that fit the reference: one bin per value for a column of at most
+    :data:`DISCRETE_MAX_VALUES` distinct values (edges halfway between them), else the reference's quantiles,
+    deduplicated, with each point mass (a value holding a bin's share or more, such as 60 % zeros) in a bin
+    of its own.
 
     The outer bins are open-ended, so values beyond the reference's range still land
     in a bin: exactly the values a drift monitor must not lose.
 
     >>> quantile_edges(np.arange(100.0), 4)
     array([24.75, 49.5 , 74.25])
+    >>> quantile_edges([0, 0, 0, 1] * 25, 10)  # a flag: 0 and 1 apart
+    array([0.5])
+    >>> zero_inflated = np.concatenate([np.zeros(60), np.arange(1.0, 41.0)])
+    >>> edges = quantile_edges(zero_inflated, 4)
+    >>> [int(c) for c in np.bincount(np.searchsorted(edges, zero_inflated, side="right"))]
+    [0, 60, 13, 13, 14]
     """
     if n_bins < 2:
         raise ValueError("n_bins must be at least 2")
     arr = _finite(values)
     if arr.size == 0:
         raise ValueError("no finite reference values to take edges from")
-    return np.unique(np.quantile(arr, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+    distinct, counts = np.unique(arr, return_counts=True)
+    if distinct.size <= DISCRETE_MAX_VALUES:
+        return (distinct[:-1] + distinct[1:]) / 2.0
+    masses = distinct[counts >= arr.size / n_bins]
+    rest = arr[~np.isin(arr, masses)] if masses.size else arr
+    edges: set[float] = set()
+    if rest.size:  # the other values share the other bins, at their own quantiles
+        k = max(2, n_bins - masses.size)
+        edges |= set(np.quantile(rest, np.linspace(0.0, 1.0, k + 1)[1:-1]).tolist())
+    for mass in masses:  # a point mass: [v, the next float after v) holds v alone
+        edges |= {float(mass), float(np.nextafter(mass, np.inf))}
+    return np.array(sorted(edges), dtype=np.float64)
 
 
 def _finite(values: ArrayLike) -> np.ndarray:

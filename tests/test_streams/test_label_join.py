@@ -241,7 +241,7 @@ async def test_a_reference_built_with_labels_is_the_band_from_the_first_window()
 async def test_a_segment_that_goes_wrong_alone_fires_for_that_segment() -> None:
     from .test_processors import reference
 
-    model_spec = ModelSpec.model_validate({**spec().model_dump(), "segments": ["region"]})
+    model_spec = spec().model_copy(update={"segments": ("region",)})
     world = world_for(model_spec)
     await world.state.windows.put_reference(reference())
     region = ["eu", "us", "us", "us"]  # eu is a quarter of the traffic

@@ -275,3 +275,31 @@ async def test_the_last_window_of_a_quiet_model_closes_when_its_clock_passes_it(
     late = [Record(0, 500, event(999, 131.0, 0.0, 0.9))]
     await world.predictions.process(late)
     assert await world.state.windows.late_count("m") == 1  # window 2 is judged: its late events count apart
+
+
+def flag_and_code_events(n: int, start: int, *, flag_p: float, codes_p: list[float], seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    flags = (rng.random(n) < flag_p).astype(int)
+    codes = rng.choice([1, 2, 3, 4, 5], size=n, p=codes_p)
+    return [orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"q{start + i}",
+                          "ts": (start + i) * 60 / n, "features": {"flag": int(flags[i]), "code": int(codes[i])},
+                          "prediction": 0.1})
+            for i in range(n)]
+
+
+async def test_a_flag_and_an_integer_code_get_one_bin_per_value_and_their_shifts_fire() -> None:
+    rng = np.random.default_rng(9)
+    usual = [0.1, 0.2, 0.4, 0.2, 0.1]
+    reference = ModelReference.build("m", "v1", {"flag": (rng.random(20_000) < 0.03).astype(float),
+                                                 "code": rng.choice([1, 2, 3, 4, 5], size=20_000, p=usual)})
+    assert reference.features["flag"].edges == (0.5,) and reference.features["code"].edges == (1.5, 2.5, 3.5, 4.5)
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 100}}))
+    await world.state.windows.put_reference(reference)
+    n = 2000
+    windows = [(0.03, usual), (0.03, usual), (0.40, usual), (0.03, [0.3, 0.3, 0.2, 0.1, 0.1]), (0.03, usual)]
+    values = [v for w, (flag_p, codes_p) in enumerate(windows)
+              for v in flag_and_code_events(n, w * n, flag_p=flag_p, codes_p=codes_p, seed=w)]
+    await world.predictions.process([Record(0, i, v) for i, v in enumerate(values)])
+    fired = {(a.feature, int(a.window.start.timestamp() // 60)) for a in world.broker.alerts if a.state == "firing"}
+    assert ("flag", 2) in fired and ("code", 3) in fired  # 3 % -> 40 % ones; the codes' mix
+    assert not {f for f in fired if f[1] < 2}  # the usual windows are quiet
