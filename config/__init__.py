@@ -8,6 +8,7 @@ from __future__ import annotations
 from driftline.config.events import (
     PERFORMANCE_FEATURE,
     PREDICTION_FEATURE,
+    VOLUME_FEATURE,
     CategoricalEvidence,
     DeadLetter,
     DriftAlert,
@@ -51,6 +52,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     # events (wire schemas)
     "PERFORMANCE_FEATURE",
     "PREDICTION_FEATURE",
+    "VOLUME_FEATURE",
     "CategoricalEvidence",
     "DeadLetter",
     "DriftAlert",

@@ -19,6 +19,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 SCHEMA_VERSION: Final = 1
 PREDICTION_FEATURE = "__prediction__"
 PERFORMANCE_FEATURE = "__performance__"
+VOLUME_FEATURE = "__volume__"
+"""What traffic alerts name: a model's events stopping (``silence``)."""
 
 # Model ids become Redis hash tags ({model_id}); braces would break the tag.
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]

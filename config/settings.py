@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         "is taken to advance with the clock, so the windows that time has passed close (the last window of a "
         "replay, or before a pause, is judged instead of waiting for the next event). 0: never.",
     )
+    silence_seconds: float = Field(
+        600.0, ge=0,
+        description="A model that sends no event for this many seconds of wall-clock gets a `silence` alert "
+        "(warning, on __volume__), resolved by its next event. 0: never.",
+    )
     metrics_port: int = Field(
         0, ge=0, le=65535,
         description="Serve Prometheus metrics at http://<host>:<port>/metrics (0: off). Several workers on one "

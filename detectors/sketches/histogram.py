@@ -41,7 +41,8 @@ def quantile_edges(values: ArrayLike, n_bins: int = 10) -> np.ndarray:
         raise ValueError("no finite reference values to take edges from")
     distinct, counts = np.unique(arr, return_counts=True)
     if distinct.size <= DISCRETE_MAX_VALUES:
-        return (distinct[:-1] + distinct[1:]) / 2.0
+        midpoints: np.ndarray = (distinct[:-1] + distinct[1:]) / 2.0
+        return midpoints
     masses = distinct[counts >= arr.size / n_bins]
     rest = arr[~np.isin(arr, masses)] if masses.size else arr
     edges: set[float] = set()

@@ -43,6 +43,12 @@ window 2026-01-01 00:06-00:07 UTC  n=1000
     if alert.segment:
         where += " [" + ", ".join(f"{k}={v}" for k, v in sorted(alert.segment.items())) + "]"
     gate = f"p={alert.p_value:.1e}" if alert.p_value is not None else ""
+    if alert.detector == "silence":
+        if alert.state == "firing":
+            verdict = f"silence: no event for {alert.statistic:.0f} s (alerts after {alert.threshold:.0f} s)"
+        else:
+            verdict = "silence over: events again"
+        return f"{alert.severity.upper()} {alert.state:<7} {where}: {verdict}  since the event of {span}"
     if is_online(alert.detector):
         if alert.state == "firing":
             verdict = (f"{alert.detector} detected a change: {decision_rule(alert.detector, alert.threshold)} "

@@ -37,6 +37,7 @@ from driftline.streams.pipeline.online import OnlineRunner, OnlineStream
 from driftline.streams.pipeline.outputs import Outputs, Send
 from driftline.streams.pipeline.performance import PerformanceJudge
 from driftline.streams.pipeline.plan import ModelBatch, WarmupBatch, plan_batch
+from driftline.streams.pipeline.quiet import QuietModels, silence_alert
 from driftline.streams.pipeline.retrain import RetrainStep
 from driftline.streams.pipeline.warmup import warmup_reference
 from driftline.streams.state import (
@@ -53,49 +54,6 @@ log = logging.getLogger(__name__)
 
 ALL_PARTITIONS = 1 << 30
 """What a spread model waits for while the topic's partition count is not known yet: more than any."""
-
-
-class QuietModels:
-    """The models seen lately, for closing the windows of those whose events stopped.
-
-    A model's event time is taken to advance with the wall clock once ``idle_seconds`` have passed without an
-    event: ``horizon`` = its largest event time + the wall-clock time since. Once the horizon has passed the
-    last event's bucket (and the lateness), the model is forgotten until its next event.
-
-    >>> now = [100.0]
-    >>> q = QuietModels(30.0, clock=lambda: now[0])
-    >>> q.saw("m", 600.0, 60)
-    >>> now[0] = 120.0; q.due()
-    []
-    >>> now[0] = 131.0; q.due()
-    [('m', 631.0)]
-    >>> q.judged("m", 631.0); now[0] = 170.0; q.due()
-    [('m', 670.0)]
-    >>> q.judged("m", 670.0); now[0] = 200.0; q.due()
-    []
-    """
-
-    def __init__(self, idle_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._idle = idle_seconds
-        self._clock = clock
-        self._seen: dict[str, tuple[float, float, float]] = {}  # model -> (event time, wall time, window span)
-
-    def saw(self, model_id: str, event_time: float, window_span: float) -> None:
-        before = self._seen.get(model_id)
-        latest = max(event_time, before[0]) if before else event_time
-        self._seen[model_id] = (latest, self._clock(), window_span)
-
-    def due(self) -> list[tuple[str, float]]:
-        """(model, its event-time horizon by the clock) of each model quiet for the idle time."""
-        if self._idle <= 0:
-            return []
-        now = self._clock()
-        return [(m, t + (now - wall)) for m, (t, wall, _) in sorted(self._seen.items()) if now - wall >= self._idle]
-
-    def judged(self, model_id: str, horizon: float) -> None:
-        seen = self._seen.get(model_id)
-        if seen is not None and horizon >= seen[0] + seen[2]:
-            del self._seen[model_id]  # every window its events were in has closed
 
 
 class PredictionProcessor:
@@ -132,7 +90,7 @@ class PredictionProcessor:
         self._topic_partitions = topic_partitions
         self._judge = judge
         self._clock = clock
-        self._quiet = QuietModels(settings.idle_close_seconds, clock=monotonic)
+        self._quiet = QuietModels(settings.idle_close_seconds, settings.silence_seconds, clock=monotonic)
 
     async def process(self, records: Sequence[Record], guard: Guard | None = None) -> None:
         """Apply one batch; returns only when every effect is durable."""
@@ -157,8 +115,8 @@ class PredictionProcessor:
         for model_id in sorted({b.model_id for b in plan.model_batches}):
             monitor = monitors[model_id]
             await self._closer.close_due(monitor, self._expected_partitions(monitor))
-            self._quiet.saw(model_id, max(b.max_event_time for b in plan.model_batches if b.model_id == model_id),
-                            monitor.layout.bucket_seconds + monitor.layout.lateness_seconds)
+            latest = max(b.max_event_time for b in plan.model_batches if b.model_id == model_id)
+            await self._heard(monitor, latest)
         if self._judge is not None:
             # Records redelivered after a crash are skipped (their joins are in), but the crash may have come
             # before the judge saw their windows: it looks at every window not judged yet (it is idempotent).
@@ -170,9 +128,32 @@ class PredictionProcessor:
                     await self._judge.judge(model_id, monitors[model_id].spec, [],
                                             monitors[model_id].layout.bucket_seconds)
 
+    async def _heard(self, monitor: ModelMonitor, event_time: float) -> None:
+        """A model's events came: note it, and end its silence alert if one fires (this worker's, or one a
+        worker before it raised: the firing set says)."""
+        model_id = monitor.model_id
+        silent_since = self._quiet.saw(model_id, event_time, monitor.layout.bucket_seconds
+                                       + monitor.layout.lateness_seconds)
+        if silent_since is None and self._quiet.first_sight(model_id):
+            silent_since = await self._retrain.silence_since(model_id)
+        if silent_since is not None:
+            alert = silence_alert(model_id, silent_since, event_time, 0.0, "resolved", self._settings.silence_seconds)
+            await self._outputs.alerts([alert])
+            async with self._leases.hold(model_id):
+                await self._retrain.after_alerts(model_id, monitor.retrain, [alert], event_time)
+
     async def idle(self) -> None:
-        """No records for a while: the windows a quiet model's event time has passed by the wall clock close
-        (:class:`QuietModels`); a failure is retried at the next idle moment."""
+        """No records for a while: the windows a quiet model's event time has passed by the wall clock close,
+        and a model silent for ``silence_seconds`` gets a ``silence`` alert (:class:`QuietModels`); a failure
+        is retried at the next idle moment."""
+        for model_id, since, quiet in self._quiet.silent():
+            monitors = await self._monitors.load({model_id})
+            if model_id in monitors:
+                alert = silence_alert(model_id, since, since, quiet, "firing", self._settings.silence_seconds)
+                await self._outputs.alerts([alert])
+                async with self._leases.hold(model_id):
+                    await self._retrain.after_alerts(model_id, monitors[model_id].retrain, [alert], since)
+            self._quiet.silenced(model_id)
         for model_id, horizon in self._quiet.due():
             monitors = await self._monitors.load({model_id})
             if model_id in monitors:

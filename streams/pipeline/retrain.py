@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from driftline.config import DriftAlert, RetrainTrigger, TimeWindow
+from driftline.config import VOLUME_FEATURE, DriftAlert, RetrainTrigger, TimeWindow
 from driftline.detectors import FiringAlert, RetrainPolicy, RetrainState, TriggerDecision, evaluate
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.state import RetrainStore
@@ -43,6 +43,12 @@ class RetrainStep:
     def __init__(self, store: RetrainStore, outputs: Outputs) -> None:
         self._store = store
         self._outputs = outputs
+
+    async def silence_since(self, model_id: str) -> float | None:
+        """When the model's firing ``silence`` alert began (its window's start), or None when none fires."""
+        record = await self._store.load(model_id)
+        firing = record.firing.get(f"{VOLUME_FEATURE}||silence")
+        return firing.since if firing is not None else None
 
     async def after_alerts(
         self, model_id: str, policy: RetrainPolicy | None, alerts: Sequence[DriftAlert], now: float

@@ -88,6 +88,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     if settings.fault_hold_close_seconds:
         env["DRIFTLINE_FAULT_HOLD_CLOSE_SECONDS"] = str(settings.fault_hold_close_seconds)
     env["DRIFTLINE_IDLE_CLOSE_SECONDS"] = str(settings.idle_close_seconds)
+    env["DRIFTLINE_SILENCE_SECONDS"] = str(settings.silence_seconds)
     if settings.max_event_bytes != Settings.model_fields["max_event_bytes"].default:
         env["DRIFTLINE_MAX_EVENT_BYTES"] = str(settings.max_event_bytes)
     for name, value in settings.topics.model_dump().items():

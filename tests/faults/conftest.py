@@ -33,7 +33,8 @@ def stack_settings(stack: LocalStack, **overrides: object) -> Settings:
         kafka=KafkaSettings(bootstrap=stack.kafka.bootstrap),
         redis=RedisSettings(url=stack.redis.url),
         topics=TopicSettings(**{name: f"f{run}.{name}" for name in TopicSettings.model_fields}),
-        **{"idle_close_seconds": 0.0, **overrides},  # runs compare their alerts: no close by the wall clock
+        # the runs compare their alerts: nothing decided by the wall clock
+        **{"idle_close_seconds": 0.0, "silence_seconds": 0.0, **overrides},
     )
 
 

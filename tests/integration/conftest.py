@@ -17,8 +17,9 @@ def settings(stack_endpoints: Endpoints) -> Settings:
 
 
 def settings_for(stack_endpoints: Endpoints, **overrides: object) -> Settings:
-    """``idle_close_seconds`` 0 unless a test says: a window closed by the wall clock depends on how slow the
-    machine is, and the tests count windows and alerts (tests/integration/test_idle_close.py tests it)."""
+    """``idle_close_seconds`` and ``silence_seconds`` 0 unless a test says: what the wall clock decides depends
+    on how slow the machine is, and the tests count windows and alerts (tests/integration/test_idle_close.py
+    tests both)."""
     run = uuid.uuid4().hex[:8]
     topics = TopicSettings(**{name: f"t{run}.{name}" for name in TopicSettings.model_fields})
     return load_settings(
@@ -26,7 +27,7 @@ def settings_for(stack_endpoints: Endpoints, **overrides: object) -> Settings:
         kafka=KafkaSettings(bootstrap=stack_endpoints.kafka_bootstrap),
         redis=stack_endpoints.redis_settings(),
         topics=topics,
-        **{"idle_close_seconds": 0.0, **overrides},
+        **{"idle_close_seconds": 0.0, "silence_seconds": 0.0, **overrides},
     )
 
 

@@ -303,3 +303,30 @@ async def test_a_flag_and_an_integer_code_get_one_bin_per_value_and_their_shifts
     fired = {(a.feature, int(a.window.start.timestamp() // 60)) for a in world.broker.alerts if a.state == "firing"}
     assert ("flag", 2) in fired and ("code", 3) in fired  # 3 % -> 40 % ones; the codes' mix
     assert not {f for f in fired if f[1] < 2}  # the usual windows are quiet
+
+
+async def test_a_model_that_stops_sending_gets_a_silence_alert_its_next_event_resolves_on_any_worker() -> None:
+    now = [1000.0]
+    world = World(SPEC, settings={"idle_close_seconds": 0.0, "silence_seconds": 600.0}, monotonic=lambda: now[0])
+    await world.state.windows.put_reference(reference())
+    await world.predictions.process(drifting_records())
+    now[0] += 599.0
+    await world.predictions.idle()
+    assert not [a for a in world.broker.alerts if a.detector == "silence"]
+    now[0] += 2.0
+    await world.predictions.idle()
+    await world.predictions.idle()  # told once
+    (silence,) = [a for a in world.broker.alerts if a.detector == "silence"]
+    assert (silence.feature, silence.state, silence.severity, silence.window.start.timestamp()) == \
+        ("__volume__", "firing", "warning", 130.0)  # since the last event
+    assert silence.statistic >= 600.0 and silence.threshold == 600.0
+    assert "__volume__||silence" in await world.state.retrain.firing_keys("m")
+    # the model's partition moved to another worker meanwhile: its first batch of the model resolves it
+    other = PredictionProcessor(world.settings, world.state.windows, Outputs(world.broker, world.settings.topics),
+                                specs={"m": SPEC}, leases=world.state.leases,
+                                retrain=RetrainStep(world.state.retrain, Outputs(world.broker, world.settings.topics)),
+                                retry_delays=(0.0,))
+    await other.process([Record(0, 1000, event(1000, 200.0, 0.0, 0.1))])
+    resolved = [a for a in world.broker.alerts if a.detector == "silence" and a.state == "resolved"]
+    assert [a.window.start.timestamp() for a in resolved] == [130.0]
+    assert "__volume__||silence" not in await world.state.retrain.firing_keys("m")
