@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from driftline.detectors.alerts import online_alert, window_alerts
 from driftline.detectors.calibration import CalibratedThreshold, calibrate
-from driftline.detectors.error_indicator import NotComparable, error_of
+from driftline.detectors.error_indicator import NotComparable
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, benjamini_hochberg, bonferroni, decide
 from driftline.detectors.ids import alert_id, trigger_id
 from driftline.detectors.online import OnlineDetector, OnlineVerdict, StateError, make_detector
@@ -102,7 +102,6 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "outcome",
     "task_of",
     "NotComparable",
-    "error_of",
     # policies, alerts and ids
     "AlertPolicy",
     "AlertState",
