@@ -132,8 +132,8 @@ class PredictionProcessor:
         """A model's events came: note it, and end its silence alert if one fires (this worker's, or one a
         worker before it raised: the firing set says)."""
         model_id = monitor.model_id
-        silent_since = self._quiet.saw(model_id, event_time, monitor.layout.bucket_seconds
-                                       + monitor.layout.lateness_seconds)
+        silent_since = self._quiet.saw(model_id, event_time, bucket_seconds=monitor.layout.bucket_seconds,
+                                       lateness_seconds=monitor.layout.lateness_seconds)
         if silent_since is None and self._quiet.first_sight(model_id):
             silent_since = await self._retrain.silence_since(model_id)
         if silent_since is not None:
@@ -162,7 +162,7 @@ class PredictionProcessor:
                 if closed:
                     log.info("model %s: no event for %.0fs; closed %d window(s) its event time has passed by the "
                              "clock", model_id, self._settings.idle_close_seconds, closed)
-            self._quiet.judged(model_id, horizon)
+            self._quiet.judged(model_id)
 
     async def _apply(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         streams = [OnlineStream(index, monitor.spec.online[index], values, times,

@@ -12,6 +12,7 @@ raised.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ SILENCE = "silence"
 class _Seen:
     event_time: float
     wall: float
-    span: float
-    """How far past the last event the horizon must be for its window to have closed."""
+    ready_at: float
+    """The event time at which the last event's bucket (and the lateness) has passed: when to close."""
     closed: bool = False
     silenced: bool = False
 
@@ -38,25 +39,23 @@ class QuietModels:
     """The models seen lately, for closing the windows of those whose events stopped and telling of silence.
 
     A model's event time is taken to advance with the wall clock once ``idle_seconds`` have passed without an
-    event: ``horizon`` = its largest event time + the wall-clock time since. Once the horizon has passed the
-    last event's bucket (and the lateness), nothing more closes until its next event. After
+    event: ``horizon`` = its largest event time + the wall-clock time since. It is due once that horizon has
+    passed the last event's bucket and the lateness (one close then, nothing more until its next event). After
     ``silence_seconds`` without an event it is :meth:`silent` (once, until it is heard again).
 
     >>> now = [100.0]
     >>> q = QuietModels(30.0, 120.0, clock=lambda: now[0])
-    >>> q.saw("m", 600.0, 60)
-    >>> now[0] = 120.0; q.due()
+    >>> q.saw("m", 590.0, bucket_seconds=60, lateness_seconds=10)  # its bucket [540, 600) closes at 610
+    >>> now[0] = 125.0; q.due()  # quiet for 25 s: not yet
     []
-    >>> now[0] = 131.0; q.due()
-    [('m', 631.0)]
-    >>> q.judged("m", 631.0); now[0] = 170.0; q.due()
-    [('m', 670.0)]
-    >>> q.judged("m", 670.0); now[0] = 200.0; q.due(), q.silent()
-    ([], [])
+    >>> now[0] = 131.0; q.due()  # 31 s: idle, and 590 + 31 = 621 >= 610
+    [('m', 621.0)]
+    >>> q.judged("m"); now[0] = 170.0; q.due()
+    []
     >>> now[0] = 221.0; q.silent()
-    [('m', 600.0, 121.0)]
-    >>> q.silenced("m"); q.silent(), q.saw("m", 700.0, 60)
-    ([], 600.0)
+    [('m', 590.0, 121.0)]
+    >>> q.silenced("m"); q.silent(), q.saw("m", 700.0, bucket_seconds=60, lateness_seconds=10)
+    ([], 590.0)
     """
 
     def __init__(self, idle_seconds: float, silence_seconds: float = 0.0, *,
@@ -67,11 +66,12 @@ class QuietModels:
         self._seen: dict[str, _Seen] = {}
         self._sighted: set[str] = set()
 
-    def saw(self, model_id: str, event_time: float, span: float) -> float | None:
+    def saw(self, model_id: str, event_time: float, *, bucket_seconds: int, lateness_seconds: int) -> float | None:
         """A batch of the model's events; the event time its silence began when it was silenced, else None."""
         before = self._seen.get(model_id)
-        self._seen[model_id] = _Seen(max(event_time, before.event_time) if before else event_time, self._clock(),
-                                     span)
+        latest = max(event_time, before.event_time) if before else event_time
+        ready_at = (math.floor(latest / bucket_seconds) + 1) * bucket_seconds + lateness_seconds
+        self._seen[model_id] = _Seen(latest, self._clock(), ready_at)
         return before.event_time if before is not None and before.silenced else None
 
     def first_sight(self, model_id: str) -> bool:
@@ -87,12 +87,12 @@ class QuietModels:
             return []
         now = self._clock()
         return [(m, s.event_time + (now - s.wall)) for m, s in sorted(self._seen.items())
-                if not s.closed and now - s.wall >= self._idle]
+                if not s.closed and now - s.wall >= self._idle and s.event_time + (now - s.wall) >= s.ready_at]
 
-    def judged(self, model_id: str, horizon: float) -> None:
-        seen = self._seen.get(model_id)
-        if seen is not None and horizon >= seen.event_time + seen.span:
-            seen.closed = True  # every window its events were in has closed
+    def judged(self, model_id: str) -> None:
+        """The model's windows up to its last event's have closed: nothing more to close until it is heard."""
+        if model_id in self._seen:
+            self._seen[model_id].closed = True
 
     def silent(self) -> list[tuple[str, float, float]]:
         """(model, its last event time, seconds of quiet) of each model silent for ``silence_seconds`` and not
