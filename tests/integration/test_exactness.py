@@ -12,7 +12,7 @@ from driftline.config.settings import Settings
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.state import keys
 from driftline.streams.state.windows import RedisWindowStore
-from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.simulate import FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 
 from ..support.kafka import produce
@@ -42,8 +42,12 @@ def traffic(sims: list[FraudSimulator]) -> Iterator[dict[str, object]]:
 
 
 async def kept_predictions(store: RedisWindowStore, sims: list[FraudSimulator]) -> int:
-    day = keys.prediction_bucket(EPOCH.timestamp())
-    return sum([await store.redis.hlen(keys.predictions(sim.model_id, day)) for sim in sims])
+    """Predictions kept for the label join, in every day they are kept under (the days they were stored)."""
+    total = 0
+    for sim in sims:
+        for day in await store.redis.zrange(keys.prediction_days(sim.model_id), 0, -1):
+            total += await store.redis.hlen(keys.predictions(sim.model_id, int(day)))
+    return total
 
 
 async def test_sigkill_mid_stream_then_restart_counts_every_event_once(settings: Settings, tmp_path: Path) -> None:
