@@ -19,6 +19,8 @@ from driftline.config.events import (
     PredictionEvent,
     RetrainTrigger,
     TimeWindow,
+    class_feature,
+    class_of,
     segment_key,
     top_class,
 )
@@ -64,6 +66,8 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "RetrainTrigger",
     "TimeWindow",
     "segment_key",
+    "class_feature",
+    "class_of",
     "top_class",
     # monitor specs
     "AlertPolicySpec",

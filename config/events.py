@@ -37,6 +37,21 @@ def top_class(probabilities: Mapping[str, float]) -> str | None:
     return max(probabilities.items(), key=lambda kv: kv[1])[0] if probabilities else None
 
 
+def class_feature(class_name: str) -> str:
+    """The feature a probability-map prediction's class is monitored as: that class's probability.
+
+    >>> class_feature("fraud"), class_of(class_feature("fraud")), class_of("amount")
+    ('__prediction__[fraud]', 'fraud', None)
+    """
+    return f"{PREDICTION_FEATURE}[{class_name}]"
+
+
+def class_of(feature: str) -> str | None:
+    """The class a ``__prediction__[<class>]`` feature is the probability of; None for any other feature."""
+    prefix = f"{PREDICTION_FEATURE}["
+    return feature[len(prefix):-1] if feature.startswith(prefix) and feature.endswith("]") else None
+
+
 def segment_key(feature: str, segment: str | None) -> str:
     """What a feature's window within one segment is kept and alerted under: ``feature|key=value``.
 

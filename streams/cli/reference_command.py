@@ -29,8 +29,11 @@ def add_reference_parser(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument("--categorical", default="",
                        help="comma-separated columns to treat as categories even if numeric (class ids, codes)")
     build.add_argument("--max-categories", type=int, default=50, help="top categories kept; the rest is __other__")
-    build.add_argument("--prediction", help="the column holding the model's prediction (score or class): "
-                                            "profiled as __prediction__ for prior drift")
+    build.add_argument("--prediction", help="the column holding the model's prediction (a score, a class, or a "
+                                            "{class: probability} map), or the probability columns, one per "
+                                            "class (cat,dog,eel): profiled as __prediction__ for prior drift "
+                                            "(a map: its top class, and each class's probability as "
+                                            "__prediction__[class])")
     build.add_argument("--label", help="the column holding the ground truth (with --prediction): the reference "
                                        "performance (error rate, or MAE for regression) performance windows are "
                                        "compared with")

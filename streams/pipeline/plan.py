@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from driftline.config import PREDICTION_FEATURE, DeadLetter, segment_key, top_class
+from driftline.config import PREDICTION_FEATURE, DeadLetter, class_feature, class_of, segment_key, top_class
 from driftline.detectors import AnyFeatureReference, CategoricalReference, ModelReference
 from driftline.streams.ingest.decode import DecodedBatch, record_dead_letter
 from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket, stored_prediction
@@ -86,16 +86,27 @@ def plan_batch(
 
 def _warmup_rows(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int]) -> WarmupBatch:
     offsets = [decoded.records[i].offset for i in rows]
-    encoded = [
-        orjson.dumps({**decoded.features[i], PREDICTION_FEATURE: _warmup_prediction(decoded.predictions[i])})
-        for i in rows
-    ]
+    encoded = [orjson.dumps({**decoded.features[i], **_warmup_prediction_columns(decoded.predictions[i])})
+               for i in rows]
     return WarmupBatch(model_id, partition, min(offsets), max(offsets), encoded)
 
 
 def _warmup_prediction(prediction: Any) -> Any:
     """A prediction as a reference profiles it: a probability map as its most likely class."""
     return top_class(prediction) if isinstance(prediction, dict) else prediction
+
+
+def _warmup_prediction_columns(prediction: Any) -> dict[str, Any]:
+    """The prediction's columns of a warm-up row: ``__prediction__`` (a probability map's most likely class),
+    and each class's probability as ``__prediction__[<class>]``.
+
+    >>> _warmup_prediction_columns({"cat": 0.7, "dog": 0.3})
+    {'__prediction__': 'cat', '__prediction__[cat]': 0.7, '__prediction__[dog]': 0.3}
+    """
+    columns = {PREDICTION_FEATURE: _warmup_prediction(prediction)}
+    if isinstance(prediction, dict):
+        columns.update({class_feature(str(c)): p for c, p in prediction.items()})
+    return columns
 
 
 def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int], model: ModelIngest) -> ModelBatch:
@@ -111,6 +122,8 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
     for name, feature in model.reference.features.items():
         if name == PREDICTION_FEATURE:
             values = [_prediction_value(decoded.predictions[i], feature) for i in rows]
+        elif (cls := class_of(name)) is not None:  # one class's probability, of a probability-map prediction
+            values = [p.get(cls) if isinstance(p := decoded.predictions[i], dict) else None for i in rows]
         else:
             values = [m.get(name) for m in maps]
         bins = _bin_indices(feature, values)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from driftline.config import PREDICTION_FEATURE
+from driftline.config import PREDICTION_FEATURE, class_feature, top_class
 from driftline.streams.ingest.decode import loads
 from driftline.streams.ingest.errors import InvalidEvent
 
@@ -76,6 +76,16 @@ def columns_from_rows(
     if label is not None and prediction is None:
         raise ReferenceDataError(f"{path}: a label column ({label!r}) needs the prediction column it labels")
     excluded, forced = set(exclude) | ({label} if label else set()), set(categorical)
+    if prediction is not None and "," in prediction:  # one probability column per class
+        classes = [c.strip() for c in prediction.split(",") if c.strip()]
+        absent = sorted(set(classes) - {name for row in rows for name in row})
+        if absent:
+            raise ReferenceDataError(f"{path}: no column {absent[0]!r} (the --prediction class columns)")
+        rows = [{**row, PROBABILITIES: {c: row.get(c) for c in classes}} for row in rows]
+        excluded |= set(classes)
+        prediction = PROBABILITIES
+    if prediction is not None:
+        rows = _expand_probabilities(rows, prediction)
     present = {name for row in rows for name in row}
     missing = sorted((forced | ({prediction} if prediction else set()) | ({label} if label else set())) - present)
     if missing:
@@ -83,7 +93,7 @@ def columns_from_rows(
     numeric: dict[str, np.ndarray] = {}
     categories: dict[str, list[Any]] = {}
     skipped: dict[str, str] = {}
-    for name in sorted(present - excluded):
+    for name in sorted(present - excluded - {_MAP}):
         feature = PREDICTION_FEATURE if name == prediction else name
         raw = [row.get(name) for row in rows]
         values = [_number(v) for v in raw]
@@ -106,11 +116,44 @@ def columns_from_rows(
                             labelled=labelled)
 
 
+PROBABILITIES = "__probabilities__"
+"""The prediction column made of several probability columns (``--prediction cat,dog,eel``)."""
+
+
+def _expand_probabilities(rows: list[dict[str, Any]], prediction: str) -> list[dict[str, Any]]:
+    """Rows whose prediction is a ``{class: probability}`` map get one numeric column per class,
+    ``__prediction__[<class>]`` (each class's distribution), and the prediction column their most likely class
+    (the predicted-class mix); the map itself is kept apart for the labelled pairs.
+
+    >>> (row,) = _expand_probabilities([{"p": {"cat": 0.7, "dog": 0.3}}], "p")
+    >>> row["p"], row["__prediction__[cat]"], row["__prediction__[dog]"]
+    ('cat', 0.7, 0.3)
+    """
+    if not any(isinstance(row.get(prediction), dict) for row in rows):
+        return rows
+    out = []
+    for row in rows:
+        value = row.get(prediction)
+        if not isinstance(value, dict):
+            out.append(row)
+            continue
+        probabilities = {str(c): _number(p) for c, p in value.items()}
+        usable = {c: p for c, p in probabilities.items() if isinstance(p, float) and not math.isnan(p)}
+        expanded = {**row, prediction: top_class(usable)}
+        expanded.update({class_feature(c): p for c, p in probabilities.items()})
+        expanded[_MAP] = usable
+        out.append(expanded)
+    return out
+
+
+_MAP = "__probability_map__"
+
+
 def _labelled(rows: list[dict[str, Any]], prediction: str, label: str) -> list[tuple[Any, Any]]:
     """(prediction, label) per row with both: a prediction that reads as a number is one (a CSV's "0.8")."""
     pairs = []
     for row in rows:
-        said, truth = row.get(prediction), row.get(label)
+        said, truth = row.get(_MAP, row.get(prediction)), row.get(label)
         if said is None or said == "" or truth is None or truth == "":
             continue
         number = _number(said)

@@ -330,3 +330,33 @@ async def test_a_model_that_stops_sending_gets_a_silence_alert_its_next_event_re
     resolved = [a for a in world.broker.alerts if a.detector == "silence" and a.state == "resolved"]
     assert [a.window.start.timestamp() for a in resolved] == [130.0]
     assert "__volume__||silence" not in await world.state.retrain.firing_keys("m")
+
+
+async def test_a_probability_map_model_is_watched_per_class_and_its_class_mix_shift_fires_on_that_class() -> None:
+    from driftline.streams.references import columns_from_rows
+
+    rng = np.random.default_rng(11)
+    classes = ("cat", "dog", "eel")
+
+    def maps(n: int, alpha: tuple[float, float, float]) -> list[dict[str, float]]:
+        return [dict(zip(classes, (round(float(v), 4) for v in rng.dirichlet(alpha)), strict=True)) for _ in range(n)]
+
+    columns = columns_from_rows([{"x": float(rng.normal()), "p": m} for m in maps(5000, (2, 2, 2))],
+                                source="validation.jsonl", prediction="p")
+    reference = ModelReference.build("m", "v1", columns.numeric, categorical=columns.categorical)
+    assert {"__prediction__[cat]", "__prediction__[dog]", "__prediction__[eel]"} <= set(reference.features)
+    assert reference.features["__prediction__"].kind == "categorical"  # the predicted-class mix
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 100}}))
+    await world.state.windows.put_reference(reference)
+    n, values = 1000, []
+    for w, alpha in enumerate([(2, 2, 2), (2, 2, 2), (2, 8, 2), (2, 2, 2)]):
+        for i, m in enumerate(maps(n, alpha)):
+            values.append(orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"c{w}-{i}",
+                                        "ts": w * 60 + i * 60 / n, "features": {"x": float(rng.normal())},
+                                        "prediction": m}))
+    await world.predictions.process([Record(0, i, v) for i, v in enumerate(values)])
+    fired = [a for a in world.broker.alerts if a.state == "firing"]
+    assert {int(a.window.start.timestamp() // 60) for a in fired} == {2}  # the shifted window only
+    by_class = {a.feature: a.statistic for a in fired if a.feature.startswith("__prediction__[")}
+    assert max(by_class, key=lambda f: by_class[f]) == "__prediction__[dog]", by_class
+    assert "__prediction__" in {a.feature for a in fired}  # and the predicted-class mix
