@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,14 +31,32 @@ OTHER = "__other__"
 class FeatureReference:
     """Inner bin edges (outer bins open-ended, so ``len(counts) == len(edges) + 1``) and counts.
 
+    The profile also records the reference's missing values (``nulls``) and its range (``low``, ``high``:
+    None in references built before they were recorded).
+
     >>> f = FeatureReference(edges=(0.0, 1.0), counts=(5, 5, 5))
     >>> f.bin_counts([-1.0, 0.5, 2.0, float('nan')]).tolist()
     [1, 1, 1]
+    >>> FeatureReference.build([0.0, 2.0, float("nan"), 5.0], n_bins=2).to_dict()["range"]
+    [0.0, 5.0]
     """
 
     edges: tuple[float, ...]
     counts: tuple[int, ...]
     kind: Literal["numeric"] = "numeric"
+    nulls: int = 0
+    low: float | None = None
+    high: float | None = None
+
+    @classmethod
+    def build(cls, values: ArrayLike, *, n_bins: int = 10) -> FeatureReference:
+        """Edges fit to the values (:func:`~driftline.detectors.sketches.histogram.quantile_edges`), their counts,
+        missing values and range."""
+        raw = np.asarray(values, dtype=np.float64).ravel()
+        finite = raw[np.isfinite(raw)]
+        hist = NumericHistogram.from_reference(finite, n_bins=n_bins)
+        return cls(edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts),
+                   nulls=int(raw.size - finite.size), low=float(finite.min()), high=float(finite.max()))
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.edges) + 1:
@@ -58,7 +76,12 @@ class FeatureReference:
         return self.histogram().bin_counts_for(values)
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "edges": list(self.edges), "counts": list(self.counts)}
+        data: dict[str, object] = {"kind": self.kind, "edges": list(self.edges), "counts": list(self.counts)}
+        if self.nulls:
+            data["nulls"] = self.nulls
+        if self.low is not None and self.high is not None:
+            data["range"] = [self.low, self.high]
+        return data
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,7 @@ class CategoricalReference:
     categories: tuple[str, ...]
     counts: tuple[int, ...]
     kind: Literal["categorical"] = "categorical"
+    nulls: int = 0
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.categories) + 1:
@@ -87,11 +111,13 @@ class CategoricalReference:
     @classmethod
     def build(cls, values: Iterable[object], *, max_categories: int = 50) -> CategoricalReference:
         """The ``max_categories`` most frequent values (as strings; ties by name), the rest pooled."""
-        counter = Counter(category_name(v) for v in values if v is not None)
+        listed = list(values)
+        counter = Counter(category_name(v) for v in listed if v is not None)
         top = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:max_categories]
         categories = tuple(name for name, _ in top)
         other = sum(counter.values()) - sum(n for _, n in top)
-        return cls(categories=categories, counts=(*(n for _, n in top), other))
+        return cls(categories=categories, counts=(*(n for _, n in top), other),
+                   nulls=sum(1 for v in listed if v is None))
 
     @property
     def n_bins(self) -> int:
@@ -112,7 +138,10 @@ class CategoricalReference:
         )
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "categories": list(self.categories), "counts": list(self.counts)}
+        data: dict[str, object] = {"kind": self.kind, "categories": list(self.categories), "counts": list(self.counts)}
+        if self.nulls:
+            data["nulls"] = self.nulls
+        return data
 
 
 AnyFeatureReference = FeatureReference | CategoricalReference
@@ -176,10 +205,7 @@ class ModelReference:
         """
         features: dict[str, AnyFeatureReference] = {}
         for name, values in samples.items():
-            hist = NumericHistogram.from_reference(values, n_bins=(bins_of or {}).get(name, n_bins))
-            features[name] = FeatureReference(
-                edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts)
-            )
+            features[name] = FeatureReference.build(values, n_bins=(bins_of or {}).get(name, n_bins))
         for name, cat_values in (categorical or {}).items():
             features[name] = CategoricalReference.build(
                 cat_values, max_categories=(max_categories_of or {}).get(name, max_categories))
@@ -208,10 +234,13 @@ class ModelReference:
                    performance={k: float(v) for k, v in performance.items()} if performance else None)
 
 
-def _feature_from_dict(data: Mapping[str, object]) -> AnyFeatureReference:
+def _feature_from_dict(data: Mapping[str, Any]) -> AnyFeatureReference:
+    nulls = int(data.get("nulls", 0))
     if data.get("kind", "numeric") == "categorical":
-        return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]))  # type: ignore[arg-type]
-    return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]))  # type: ignore[arg-type]
+        return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]), nulls=nulls)
+    low, high = data.get("range") or (None, None)
+    return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]), nulls=nulls,
+                            low=None if low is None else float(low), high=None if high is None else float(high))
 
 
 def content_version(reference: ModelReference) -> str:

@@ -77,9 +77,30 @@ def run_reference_build(args: argparse.Namespace) -> int:
         f"features ({args.bins} bins each) and {len(columns.categorical)} categorical from {columns.rows} rows")
     for name, why in sorted(columns.skipped.items()):
         say(f"  skipped {name}: {why}")
+    for name in code_like(columns.numeric):
+        say(f"  hint: {name} holds a few integers (one bin each); if they are codes (names, not quantities), "
+            f"declare it --categorical {name}")
     if performance is not None:
         say(f"  performance reference: {performance.summary}")
     return 0
+
+
+def code_like(numeric: dict[str, Any]) -> list[str]:
+    """The numeric columns that look like codes: 3 to 20 distinct integer values, none of them a 0/1 flag.
+
+    >>> import numpy as np
+    >>> code_like({"region": np.array([3.0, 7.0, 12.0, 3.0]), "flag": np.array([0.0, 1.0]),
+    ...            "amount": np.array([1.5, 2.0, 3.0])})
+    ['region']
+    """
+    import numpy as np
+
+    found = []
+    for name, column in sorted(numeric.items()):
+        values = np.unique(column[np.isfinite(column)])
+        if 3 <= values.size <= 20 and bool(np.all(values == np.round(values))):
+            found.append(name)
+    return found
 
 
 def _names(csv_list: str) -> list[str]:
