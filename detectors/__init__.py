@@ -36,6 +36,7 @@ from driftline.detectors.policies import (
     TriggerDecision,
     evaluate,
 )
+from driftline.detectors.quality import missing_windows
 from driftline.detectors.reference import (
     AnyFeatureReference,
     CategoricalReference,
@@ -67,6 +68,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "binned_wasserstein_test",
     "chi_square_test",
     "compare_window",
+    "missing_windows",
     "hellinger_test",
     "js_test",
     "psi_test",

@@ -56,8 +56,10 @@ def _alert(
 ) -> DriftAlert:
     feature = reference.features[result.feature]
     verdict = result.verdict
-    evidence: HistogramEvidence | CategoricalEvidence
-    if isinstance(feature, CategoricalReference):
+    evidence: HistogramEvidence | CategoricalEvidence | None
+    if result.signal is not None:  # a data-quality signal: its statistic and threshold are shares, no bins
+        evidence = None
+    elif isinstance(feature, CategoricalReference):
         evidence = CategoricalEvidence(
             categories=list(feature.labels), reference=list(result.reference), current=list(result.current)
         )

@@ -59,11 +59,15 @@ class FeatureWindow:
     current: tuple[float, ...]
     segment: str | None = None
     """``key=value`` when this is one segment's window of the feature."""
+    signal: str | None = None
+    """A data-quality signal of the feature (``missing``), apart from its distribution's tests."""
 
     @property
     def key(self) -> str:
-        """The feature, or ``feature|key=value`` for a segment: what alert states and statistics are kept under."""
-        return segment_key(self.feature, self.segment)
+        """The feature, or ``feature|key=value`` for a segment, and ``#<signal>`` for a data-quality signal:
+        what alert states and statistics are kept under."""
+        key = segment_key(self.feature, self.segment)
+        return f"{key}#{self.signal}" if self.signal else key
 
     @property
     def n_current(self) -> int:
@@ -119,7 +123,7 @@ def compare_window(
     for name, feature_spec in monitored_features(spec, reference).items():
         feature_ref = reference.features[name]
         ref = np.asarray(feature_ref.counts, dtype=np.float64)
-        for segment in (None, *_segments_of(name, counts)):
+        for segment in (None, *segments_of(name, counts)):
             key = segment_key(name, segment)
             cur = bin_vector(feature_ref, counts.get(key, {}))
             if cur.sum() <= 0 or ref.sum() <= 0:
@@ -136,7 +140,7 @@ def compare_window(
     return results
 
 
-def _segments_of(name: str, counts: Mapping[str, object]) -> list[str]:
+def segments_of(name: str, counts: Mapping[str, object]) -> list[str]:
     """The segments (``key=value``) this window holds counts of the feature for."""
     prefix = f"{name}|"
     return sorted(k[len(prefix):] for k in counts if k.startswith(prefix))

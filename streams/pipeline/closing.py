@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from driftline.config import Settings
-from driftline.detectors import FeatureWindow, compare_window, window_alerts
+from driftline.detectors import FeatureWindow, compare_window, missing_windows, window_alerts
 from driftline.streams.pipeline.model_setup import ModelMonitor
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep
@@ -67,11 +67,12 @@ class WindowCloser:
         counts = await self._store.read_buckets(model_id, range(first, window_id + 1))
         start = datetime.fromtimestamp(first * layout.bucket_seconds, tz=UTC)
         end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
-        results = compare_window(monitor.reference, monitor.spec, counts.features)
+        states = await self._store.alert_states(model_id)
+        results = [*compare_window(monitor.reference, monitor.spec, counts.features),
+                   *missing_windows(monitor.reference, monitor.spec, counts.features, tracked=states.keys())]
         if self._on_statistic is not None:
             for r in results:
                 self._on_statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
-        states = await self._store.alert_states(model_id)
         states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
         await self._outputs.alerts(alerts)
         await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())

@@ -360,3 +360,29 @@ async def test_a_probability_map_model_is_watched_per_class_and_its_class_mix_sh
     by_class = {a.feature: a.statistic for a in fired if a.feature.startswith("__prediction__[")}
     assert max(by_class, key=lambda f: by_class[f]) == "__prediction__[dog]", by_class
     assert "__prediction__" in {a.feature for a in fired}  # and the predicted-class mix
+
+
+async def test_a_feature_going_null_or_missing_fires_missing_and_steady_nulls_do_not() -> None:
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=20_000)
+    x[rng.random(20_000) < 0.01] = np.nan  # 1 % missing in the reference
+    reference = ModelReference.build("m", "v1", {"x": x, "y": rng.normal(size=20_000)})
+    assert reference.features["x"].nulls > 0
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 100}}))
+    await world.state.windows.put_reference(reference)
+    n, values = 2000, []
+    for w in range(5):
+        for i in range(n):
+            null_x = rng.random() < (0.25 if w == 2 else 0.01)
+            features: dict[str, object] = {"x": None if null_x else float(rng.normal()), "y": float(rng.normal())}
+            if w == 3:
+                del features["y"]  # a producer stopped sending y
+            values.append(orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"n{w}-{i}",
+                                        "ts": w * 60 + i * 60 / n, "features": features, "prediction": 0.1}))
+    await world.predictions.process([Record(0, i, v) for i, v in enumerate(values)])
+    missing = {(a.feature, a.state, int(a.window.start.timestamp() // 60)) for a in world.broker.alerts
+               if a.detector == "missing"}
+    assert ("x", "firing", 2) in missing and ("y", "firing", 3) in missing
+    assert not {m for m in missing if m[1] == "firing" and m[2] not in (2, 3)}  # 1 % nulls as usual: quiet
+    x_alert = next(a for a in world.broker.alerts if a.detector == "missing" and a.feature == "x")
+    assert x_alert.statistic > 0.2 and x_alert.threshold < 0.2 and x_alert.evidence is None
