@@ -11,21 +11,18 @@ keys. Ends with one JSON line. Uses DRIFTLINE_REDIS_URL when set, else a local R
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
+from local_redis import on_redis  # bench/local_redis.py, beside this script
 
 from driftline.config.events import DriftAlert, TimeWindow
 from driftline.detectors.window_compare import FeatureWindow, WindowVerdict
-from driftline.streams.stack.redis_server import RedisServer
-from driftline.streams.state import keys
+from driftline.streams.pipeline.closing import latest_statistics
+from driftline.streams.state import WindowClose, keys, window_point
 from driftline.streams.state.history import RedisHistory
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
@@ -53,8 +50,10 @@ async def run(redis_url: str, windows: int, n_alerts: int) -> dict[str, object]:
     first = int(EPOCH.timestamp()) // WINDOW_SECONDS
     started = time.perf_counter()
     for w in range(first, first + windows):
-        await store.close_window(model, w, (w + 1) * WINDOW_SECONDS, results(counts, rng, 1000), {},
-                                 window_start=w * WINDOW_SECONDS, history_windows=windows)
+        closed = results(counts, rng, 1000)
+        start, end = float(w * WINDOW_SECONDS), float((w + 1) * WINDOW_SECONDS)
+        await store.close_window(model, WindowClose(w, end, {}, latest_statistics(w, end, closed),
+                                                    point=window_point(w, start, end, closed), history_windows=windows))
     close_ms = (time.perf_counter() - started) / windows * 1000
     history = RedisHistory(store.redis, keep_events=n_alerts)
     for i in range(n_alerts):
@@ -83,18 +82,7 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=1000)
     parser.add_argument("--alerts", type=int, default=1000)
     args = parser.parse_args()
-    configured = os.environ.get("DRIFTLINE_REDIS_URL")
-    if configured:
-        print(json.dumps(asyncio.run(run(configured, args.windows, args.alerts))))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        redis = RedisServer(Path(tmp))
-        redis.start()
-        try:
-            print(json.dumps(asyncio.run(run(redis.url, args.windows, args.alerts))))
-        finally:
-            redis.stop()
-
+    print(json.dumps(on_redis(lambda url: run(url, args.windows, args.alerts))))
 
 if __name__ == "__main__":
     main()

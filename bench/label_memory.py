@@ -11,18 +11,14 @@ per million.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
+from local_redis import on_redis  # bench/local_redis.py, beside this script
 
 from driftline.streams.pipeline.joins import waiting_label
-from driftline.streams.stack.redis_server import RedisServer
 from driftline.streams.state import ApplyResult, LabelBatch, ModelBatch, PendingLabel, stored_prediction
 from driftline.streams.state.labels import RedisLabelStore
 from driftline.streams.state.windows import RedisWindowStore
@@ -78,18 +74,7 @@ def main() -> None:
     parser.add_argument("--predictions", type=int, default=1_000_000)
     parser.add_argument("--labels", type=int, default=200_000)
     args = parser.parse_args()
-    configured = os.environ.get("DRIFTLINE_REDIS_URL")
-    if configured:
-        print(json.dumps(asyncio.run(run(configured, args.predictions, args.labels))))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        redis = RedisServer(Path(tmp))
-        redis.start()
-        try:
-            print(json.dumps(asyncio.run(run(redis.url, args.predictions, args.labels))))
-        finally:
-            redis.stop()
-
+    print(json.dumps(on_redis(lambda url: run(url, args.predictions, args.labels))))
 
 if __name__ == "__main__":
     main()
