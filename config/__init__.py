@@ -8,6 +8,7 @@ from __future__ import annotations
 from driftline.config.events import (
     PERFORMANCE_FEATURE,
     PREDICTION_FEATURE,
+    SIGNAL_DETECTORS,
     VOLUME_FEATURE,
     CategoricalEvidence,
     DeadLetter,
@@ -19,9 +20,12 @@ from driftline.config.events import (
     PredictionEvent,
     RetrainTrigger,
     TimeWindow,
+    ValuesEvidence,
+    alert_key,
     class_feature,
     class_of,
     segment_key,
+    split_key,
     top_class,
 )
 from driftline.config.monitor_spec import (
@@ -56,6 +60,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "PREDICTION_FEATURE",
     "VOLUME_FEATURE",
     "CategoricalEvidence",
+    "ValuesEvidence",
     "DeadLetter",
     "DriftAlert",
     "FeatureEvent",
@@ -66,6 +71,9 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "RetrainTrigger",
     "TimeWindow",
     "segment_key",
+    "alert_key",
+    "split_key",
+    "SIGNAL_DETECTORS",
     "class_feature",
     "class_of",
     "top_class",

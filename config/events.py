@@ -61,6 +61,32 @@ def segment_key(feature: str, segment: str | None) -> str:
     return feature if segment is None else f"{feature}|{segment}"
 
 
+SIGNAL_DETECTORS = frozenset({"missing", "type_mismatch", "out_of_range", "unseen", "volume"})
+"""Detectors whose alerts are a feature's data-quality (or the model's volume) signal, kept apart from its
+distribution's under ``<feature>#<detector>``."""
+
+
+def alert_key(feature: str, segment: str | None, detector: str) -> str:
+    """What an alert's state is kept under: the feature (and segment), and ``#<detector>`` for a signal.
+
+    >>> alert_key("amount", None, "psi"), alert_key("amount", "region=eu", "missing")
+    ('amount', 'amount|region=eu#missing')
+    """
+    key = segment_key(feature, segment)
+    return f"{key}#{detector}" if detector in SIGNAL_DETECTORS else key
+
+
+def split_key(key: str) -> tuple[str, str | None, str | None]:
+    """A state key's feature, segment and signal.
+
+    >>> split_key("amount|region=eu#missing"), split_key("amount")
+    (('amount', 'region=eu', 'missing'), ('amount', None, None))
+    """
+    rest, _, signal = key.partition("#")
+    feature, _, segment = rest.partition("|")
+    return feature, segment or None, signal or None
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", protected_namespaces=())
 
@@ -135,6 +161,16 @@ class HistogramEvidence(BaseModel):
     current: list[float]
 
 
+class ValuesEvidence(BaseModel):
+    """The values behind a data-quality alert, by name, with their counts in the window (``unseen``: the
+    categories the reference does not list, the most frequent first)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["values"] = "values"
+    values: dict[str, int]
+
+
 class CategoricalEvidence(BaseModel):
     """Reference vs current proportions per category, with ``__other__`` for the rest."""
 
@@ -166,7 +202,8 @@ class DriftAlert(_Output):
     reference_version: Name
     n_reference: int = Field(ge=0)
     n_current: int = Field(ge=0)
-    evidence: HistogramEvidence | CategoricalEvidence | None = Field(default=None, discriminator="kind")
+    evidence: HistogramEvidence | CategoricalEvidence | ValuesEvidence | None = Field(default=None,
+                                                                                      discriminator="kind")
 
 
 class RetrainTrigger(_Output):

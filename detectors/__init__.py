@@ -36,12 +36,22 @@ from driftline.detectors.policies import (
     TriggerDecision,
     evaluate,
 )
-from driftline.detectors.quality import missing_windows
+from driftline.detectors.quality import (
+    NULL_BIN,
+    OUT_OF_RANGE_BIN,
+    SIGNALS,
+    UNSEEN_NAMED_PER_BATCH,
+    WRONG_TYPE_BIN,
+    missing_windows,
+    quality_windows,
+    unseen_bin,
+)
 from driftline.detectors.reference import (
     AnyFeatureReference,
     CategoricalReference,
     FeatureReference,
     ModelReference,
+    category_name,
     content_version,
     versioned,
 )
@@ -49,6 +59,8 @@ from driftline.detectors.sketches import NumericHistogram, SketchFormatError
 from driftline.detectors.spec_resolution import resolve_spec, spec_problems
 from driftline.detectors.stats import WindowVerdict, chi_square_test, hellinger_test, js_test, psi_test
 from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.values import numeric_values
+from driftline.detectors.volume import VOLUME_KEY, VolumeBaseline, volume_window
 from driftline.detectors.window_compare import FeatureWindow, compare_window
 
 __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
@@ -69,6 +81,18 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "chi_square_test",
     "compare_window",
     "missing_windows",
+    "quality_windows",
+    "volume_window",
+    "VolumeBaseline",
+    "VOLUME_KEY",
+    "SIGNALS",
+    "NULL_BIN",
+    "WRONG_TYPE_BIN",
+    "OUT_OF_RANGE_BIN",
+    "UNSEEN_NAMED_PER_BATCH",
+    "unseen_bin",
+    "numeric_values",
+    "category_name",
     "hellinger_test",
     "js_test",
     "psi_test",

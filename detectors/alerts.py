@@ -7,7 +7,14 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from driftline.config import CategoricalEvidence, DriftAlert, HistogramEvidence, OnlineDetectorSpec, TimeWindow
+from driftline.config import (
+    CategoricalEvidence,
+    DriftAlert,
+    HistogramEvidence,
+    OnlineDetectorSpec,
+    TimeWindow,
+    ValuesEvidence,
+)
 from driftline.detectors.ids import alert_id
 from driftline.detectors.online.rules import deciding_value
 from driftline.detectors.online.watch import WatchTransition
@@ -54,10 +61,12 @@ def window_alerts(
 def _alert(
     reference: ModelReference, result: FeatureWindow, transition: Transition, start: datetime, end: datetime
 ) -> DriftAlert:
-    feature = reference.features[result.feature]
+    feature = reference.features.get(result.feature)  # None: the volume, which has no reference profile
     verdict = result.verdict
-    evidence: HistogramEvidence | CategoricalEvidence | None
+    evidence: HistogramEvidence | CategoricalEvidence | ValuesEvidence | None
     if result.signal is not None:  # a data-quality signal: its statistic and threshold are shares, no bins
+        evidence = ValuesEvidence(values=dict(result.values)) if result.values else None
+    elif feature is None:
         evidence = None
     elif isinstance(feature, CategoricalReference):
         evidence = CategoricalEvidence(

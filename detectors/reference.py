@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from driftline.detectors.sketches.histogram import NumericHistogram
+from driftline.detectors.values import numeric_values
 
 FORMAT_VERSION = 2
 OTHER = "__other__"
@@ -31,8 +32,9 @@ OTHER = "__other__"
 class FeatureReference:
     """Inner bin edges (outer bins open-ended, so ``len(counts) == len(edges) + 1``) and counts.
 
-    The profile also records the reference's missing values (``nulls``) and its range (``low``, ``high``:
-    None in references built before they were recorded).
+    The profile also records the reference's missing values (``nulls``), its values of the wrong type
+    (``mismatched``: :mod:`~driftline.detectors.values`) and its range (``low``, ``high``: None in references
+    built before they were recorded).
 
     >>> f = FeatureReference(edges=(0.0, 1.0), counts=(5, 5, 5))
     >>> f.bin_counts([-1.0, 0.5, 2.0, float('nan')]).tolist()
@@ -47,16 +49,23 @@ class FeatureReference:
     nulls: int = 0
     low: float | None = None
     high: float | None = None
+    mismatched: int = 0
 
     @classmethod
-    def build(cls, values: ArrayLike, *, n_bins: int = 10) -> FeatureReference:
+    def build(cls, values: ArrayLike, *, n_bins: int = 10, mismatched: int = 0) -> FeatureReference:
         """Edges fit to the values (:func:`~driftline.detectors.sketches.histogram.quantile_edges`), their counts,
-        missing values and range."""
-        raw = np.asarray(values, dtype=np.float64).ravel()
+        missing values, values of the wrong type and range. ``mismatched``: how many of a float column's NaN
+        stand for values of the wrong type (a reader that parsed the column already)."""
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            raw = np.asarray(values, dtype=np.float64).ravel()
+        else:
+            parsed = numeric_values(list(np.asarray(values, dtype=object).ravel()))
+            raw, mismatched = parsed.column, parsed.mismatched
         finite = raw[np.isfinite(raw)]
         hist = NumericHistogram.from_reference(finite, n_bins=n_bins)
         return cls(edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts),
-                   nulls=int(raw.size - finite.size), low=float(finite.min()), high=float(finite.max()))
+                   nulls=int(raw.size - finite.size) - mismatched, low=float(finite.min()),
+                   high=float(finite.max()), mismatched=mismatched)
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.edges) + 1:
@@ -81,6 +90,8 @@ class FeatureReference:
             data["nulls"] = self.nulls
         if self.low is not None and self.high is not None:
             data["range"] = [self.low, self.high]
+        if self.mismatched:
+            data["mismatched"] = self.mismatched
         return data
 
 
@@ -194,9 +205,11 @@ class ModelReference:
         max_categories: int = 50,
         bins_of: Mapping[str, int] | None = None,
         max_categories_of: Mapping[str, int] | None = None,
+        mismatched_of: Mapping[str, int] | None = None,
     ) -> ModelReference:
         """Quantile bins of each numeric sample (deduplicated edges); top categories of each categorical one.
-        ``bins_of`` / ``max_categories_of``: per feature, over ``n_bins`` / ``max_categories``.
+        ``bins_of`` / ``max_categories_of``: per feature, over ``n_bins`` / ``max_categories``;
+        ``mismatched_of``: per numeric feature, its wrong-typed values (NaN in a parsed column).
 
         >>> ref = ModelReference.build("m", "v1", {"x": np.arange(100.0)}, n_bins=2,
         ...                            categorical={"channel": ["web", "app", "web"]})
@@ -205,7 +218,8 @@ class ModelReference:
         """
         features: dict[str, AnyFeatureReference] = {}
         for name, values in samples.items():
-            features[name] = FeatureReference.build(values, n_bins=(bins_of or {}).get(name, n_bins))
+            features[name] = FeatureReference.build(values, n_bins=(bins_of or {}).get(name, n_bins),
+                                                    mismatched=(mismatched_of or {}).get(name, 0))
         for name, cat_values in (categorical or {}).items():
             features[name] = CategoricalReference.build(
                 cat_values, max_categories=(max_categories_of or {}).get(name, max_categories))
@@ -240,7 +254,8 @@ def _feature_from_dict(data: Mapping[str, Any]) -> AnyFeatureReference:
         return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]), nulls=nulls)
     low, high = data.get("range") or (None, None)
     return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]), nulls=nulls,
-                            low=None if low is None else float(low), high=None if high is None else float(high))
+                            low=None if low is None else float(low), high=None if high is None else float(high),
+                            mismatched=int(data.get("mismatched", 0)))
 
 
 def content_version(reference: ModelReference) -> str:

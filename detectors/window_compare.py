@@ -60,7 +60,10 @@ class FeatureWindow:
     segment: str | None = None
     """``key=value`` when this is one segment's window of the feature."""
     signal: str | None = None
-    """A data-quality signal of the feature (``missing``), apart from its distribution's tests."""
+    """A data-quality signal of the feature (``missing``, ...: :mod:`~driftline.detectors.quality`), apart from
+    its distribution's tests."""
+    values: Mapping[str, int] | None = None
+    """A signal's named values and their counts in the window (``unseen``: the new categories)."""
 
     @property
     def key(self) -> str:

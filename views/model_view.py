@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from driftline.config import PERFORMANCE_FEATURE, PREDICTION_FEATURE, DriftAlert, RetrainTrigger, segment_key
+from driftline.config import (
+    PERFORMANCE_FEATURE,
+    PREDICTION_FEATURE,
+    DriftAlert,
+    RetrainTrigger,
+    alert_key,
+    split_key,
+)
 from driftline.detectors import CategoricalReference, ModelReference, PerformanceState, band_at, metrics
 from driftline.streams import FeaturePoint, WindowPoint
 
@@ -171,15 +178,15 @@ def alert_states(alerts: Iterable[DriftAlert], firing: Iterable[str]) -> dict[st
 
 
 def _firing_key(item: str) -> str:
-    feature, segment, *_ = [*item.split("|", 2), ""]
-    return segment_key(feature, segment or None)
+    feature, segment, detector = [*item.split("|", 2), "", ""][:3]
+    return alert_key(feature, segment or None, detector)
 
 
 def _alert_key(alert: DriftAlert) -> str:
     if not alert.segment:
-        return alert.feature
+        return alert_key(alert.feature, None, alert.detector)
     (name, value), *_ = alert.segment.items()
-    return segment_key(alert.feature, f"{name}={value}")
+    return alert_key(alert.feature, f"{name}={value}", alert.detector)
 
 
 def build_model_view(
@@ -210,7 +217,7 @@ def build_model_view(
     keys = set(reference.features) if reference else set()
     for w in windows:
         keys |= set(w.features)
-    latest = latest or {}
+    latest = {k: v for k, v in (latest or {}).items() if "test" in v}  # not a baseline kept alone
     keys |= set(latest)
     features = [_feature_view(key, reference, windows, alerts, states, latest.get(key)) for key in sorted(keys)]
     perf = _performance_view(windows, performance or {}, alerts, states, labels or {}, judged)
@@ -281,8 +288,8 @@ def _duration(seconds: float) -> str:
 def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[WindowPoint],
                   alerts: Sequence[DriftAlert], states: Mapping[str, AlertState],
                   latest: Mapping[str, Any] | None = None) -> FeatureView:
-    feature, _, segment = key.partition("|")
-    feature_ref = reference.features.get(feature) if reference else None
+    feature, segment, signal = split_key(key)
+    feature_ref = reference.features.get(feature) if reference and signal is None else None
     series = Series()
     last: FeaturePoint | None = None
     for w in windows:
@@ -303,7 +310,7 @@ def _feature_view(key: str, reference: ModelReference | None, windows: Sequence[
     bins = bin_labels(feature_ref) if feature_ref is not None else []
     current = list(last.counts) if last is not None and last.counts else [0] * len(ref_counts)
     return FeatureView(
-        key=key, feature=feature, segment=segment or None, kind=_kind(feature, feature_ref),
+        key=key, feature=feature, segment=segment, kind=signal or _kind(feature, feature_ref),
         test=last.test if last else None, statistic=last.statistic if last else None,
         threshold=last.threshold if last else None, p_value=last.p_value if last else None,
         severity=last.severity if last else None,

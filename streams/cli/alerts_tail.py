@@ -7,7 +7,7 @@ from typing import TextIO
 from aiokafka import AIOKafkaConsumer
 
 from driftline.config import DriftAlert, Settings
-from driftline.detectors import decision_rule, is_online
+from driftline.detectors import SIGNALS, decision_rule, is_online
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.ingest import InvalidEvent, decode
 
@@ -29,6 +29,13 @@ def format_alert(alert: DriftAlert) -> str:
     ...     "statistic": 0.2, "threshold": 0.113, "reference_value": 0.08, "window": late, "p_value": 1e-9})))
     CRITICAL firing  fraud / __performance__: error_rate 0.200 > band 0.113 (ref 0.080, p=1.0e-09)  window \
 2026-01-01 23:00-2026-01-02 00:00 UTC  n=1000 labels vs ref 5000
+    >>> from driftline.config import ValuesEvidence
+    >>> print(format_alert(a.model_copy(update={"feature": "channel", "detector": "unseen", "statistic": 0.08,
+    ...     "threshold": 0.012, "p_value": 1e-30, "evidence": ValuesEvidence(values={"kiosk": 120, "atm": 40})})))
+    CRITICAL firing  fraud / channel: unseen 8.0% of values > 1.2% (p=1.0e-30); new: kiosk 120, atm 40  window 2026-01-01 00:06-00:07 UTC  n=1000 vs ref 5000
+    >>> print(format_alert(a.model_copy(update={"feature": "__volume__", "detector": "volume", "statistic": 0.1,
+    ...     "threshold": 0.25, "n_reference": 1000, "n_current": 100})))
+    CRITICAL firing  fraud / __volume__: volume 0.10x the usual 1000 events per window (beyond 0.25x)  window 2026-01-01 00:06-00:07 UTC  n=100
     >>> print(format_alert(a.model_copy(update={"feature": "__performance__", "detector": "ddm",
     ...     "statistic": 0.087, "threshold": 3.0, "n_reference": 0, "state": "resolved"})))
     CRITICAL resolved fraud / __performance__: ddm saw no further change (this says nothing of recovery)  \
@@ -49,7 +56,19 @@ window 2026-01-01 00:06-00:07 UTC  n=1000
         else:
             verdict = "silence over: events again"
         return f"{alert.severity.upper()} {alert.state:<7} {where}: {verdict}  since the event of {span}"
-    if is_online(alert.detector):
+    if alert.detector == "volume":
+        relation = "beyond" if alert.state == "firing" else "back within"
+        verdict = (f"volume {alert.statistic:.2f}x the usual {alert.n_reference} events per window ({relation} "
+                   f"{alert.threshold:g}x)")
+        return f"{alert.severity.upper()} {alert.state:<7} {where}: {verdict}  window {span}  n={alert.n_current}"
+    if alert.detector in SIGNALS:
+        relation = ">" if alert.statistic > alert.threshold else "<="
+        verdict = f"{alert.detector} {alert.statistic:.1%} of values {relation} {alert.threshold:.1%}"
+        verdict += f" ({gate})" if gate else ""
+        if alert.evidence is not None and alert.evidence.kind == "values":
+            verdict += "; new: " + ", ".join(f"{name} {n}" for name, n in alert.evidence.values.items())
+        counted = f"n={alert.n_current} vs ref {alert.n_reference}"
+    elif is_online(alert.detector):
         if alert.state == "firing":
             verdict = (f"{alert.detector} detected a change: {decision_rule(alert.detector, alert.threshold)} "
                        f"(statistic {alert.statistic:.3f})")

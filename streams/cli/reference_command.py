@@ -69,7 +69,8 @@ def run_reference_build(args: argparse.Namespace) -> int:
         err(str(exc))
         return 2
     draft = ModelReference.build(args.model, args.version or "draft", columns.numeric, n_bins=args.bins,
-                                 categorical=columns.categorical, max_categories=args.max_categories)
+                                 categorical=columns.categorical, max_categories=args.max_categories,
+                                 mismatched_of=columns.mismatched)
     reference = versioned(dataclasses.replace(draft, performance=performance.counts if performance else None),
                           args.version)
     asyncio.run(publish_reference(load_settings(), reference))
@@ -77,6 +78,8 @@ def run_reference_build(args: argparse.Namespace) -> int:
         f"features ({args.bins} bins each) and {len(columns.categorical)} categorical from {columns.rows} rows")
     for name, why in sorted(columns.skipped.items()):
         say(f"  skipped {name}: {why}")
+    for name, wrong in sorted(columns.mismatched.items()):
+        say(f"  {name}: {wrong} values are not numbers (kept as its values of the wrong type)")
     for name in code_like(columns.numeric):
         say(f"  hint: {name} holds a few integers (one bin each); if they are codes (names, not quantities), "
             f"declare it --categorical {name}")

@@ -13,11 +13,19 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from driftline.config import Settings
-from driftline.detectors import FeatureWindow, compare_window, missing_windows, window_alerts
+from driftline.detectors import (
+    VOLUME_KEY,
+    FeatureWindow,
+    VolumeBaseline,
+    compare_window,
+    quality_windows,
+    volume_window,
+    window_alerts,
+)
 from driftline.streams.pipeline.model_setup import ModelMonitor
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep
@@ -51,7 +59,7 @@ class WindowCloser:
         closed = 0
         async with self._leases.hold(monitor.model_id) as lease:
             for window_id in await self._closable(monitor, expected_partitions, horizon):  # the last holder may
-                await self._close(monitor, window_id, lease)                                # have closed some
+                await self._close(monitor, window_id, lease, idle=horizon is not None)     # have closed some
                 closed += 1
         return closed
 
@@ -61,7 +69,7 @@ class WindowCloser:
                                                   lateness_seconds=layout.lateness_seconds,
                                                   expected_partitions=expected_partitions, horizon=horizon)
 
-    async def _close(self, monitor: ModelMonitor, window_id: int, lease: str) -> None:
+    async def _close(self, monitor: ModelMonitor, window_id: int, lease: str, *, idle: bool = False) -> None:
         layout, model_id = monitor.layout, monitor.model_id
         first = window_id - layout.buckets_per_window + 1
         counts = await self._store.read_buckets(model_id, range(first, window_id + 1))
@@ -69,7 +77,11 @@ class WindowCloser:
         end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
         states = await self._store.alert_states(model_id)
         results = [*compare_window(monitor.reference, monitor.spec, counts.features),
-                   *missing_windows(monitor.reference, monitor.spec, counts.features, tracked=states.keys())]
+                   *quality_windows(monitor.reference, monitor.spec, counts.features, tracked=states.keys())]
+        baseline = VolumeBaseline.from_dict((await self._store.latest(model_id)).get(VOLUME_KEY, {}).get("baseline"))
+        volume, baseline = volume_window(counts.n_events, window_id, baseline, partial_end=idle)
+        if volume is not None:
+            results.append(volume)
         if self._on_statistic is not None:
             for r in results:
                 self._on_statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
@@ -81,8 +93,10 @@ class WindowCloser:
                         window_id, self._settings.fault_hold_close_seconds)
             await asyncio.sleep(self._settings.fault_hold_close_seconds)
         history = self._settings.history_windows
+        latest = latest_statistics(window_id, end.timestamp(), results,
+                                   extra={VOLUME_KEY: {"baseline": baseline.to_dict()}})
         close = WindowClose(
-            window_id, end.timestamp(), states, latest_statistics(window_id, end.timestamp(), results),
+            window_id, end.timestamp(), states, latest,
             point=window_point(window_id, start.timestamp(), end.timestamp(), results) if history > 0 else None,
             history_windows=history, buckets_per_window=layout.buckets_per_window,
         )
@@ -92,10 +106,14 @@ class WindowCloser:
             raise LeaseLost(f"model {model_id}: lease lost while closing window {window_id}")
 
 
-def latest_statistics(window_id: int, window_end: float, results: Sequence[FeatureWindow]) -> dict[str, str]:
-    """Each feature's statistic in this window, as JSON: what ``driftline status`` and the model list show."""
+def latest_statistics(window_id: int, window_end: float, results: Sequence[FeatureWindow], *,
+                      extra: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, str]:
+    """Each feature's statistic in this window, as JSON: what ``driftline status`` and the model list show;
+    ``extra``: more to keep under a key (the volume's baseline, judged in this window or not)."""
+    extra = extra or {}
     return {
         r.key: json.dumps({
+            **extra.get(r.key, {}),
             "window": window_id,
             "window_end": window_end,
             "test": r.verdict.test,
@@ -106,4 +124,4 @@ def latest_statistics(window_id: int, window_end: float, results: Sequence[Featu
             "n_current": r.n_current,
         })
         for r in results
-    }
+    } | {key: json.dumps(value) for key, value in extra.items() if key not in {r.key for r in results}}

@@ -12,6 +12,7 @@ kept too (with their event time), per UTC day of their record's timestamp, for t
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,18 @@ import numpy as np
 import orjson
 
 from driftline.config import PREDICTION_FEATURE, DeadLetter, class_feature, class_of, segment_key, top_class
-from driftline.detectors import AnyFeatureReference, CategoricalReference, ModelReference
+from driftline.detectors import (
+    NULL_BIN,
+    OUT_OF_RANGE_BIN,
+    UNSEEN_NAMED_PER_BATCH,
+    WRONG_TYPE_BIN,
+    AnyFeatureReference,
+    CategoricalReference,
+    ModelReference,
+    category_name,
+    numeric_values,
+    unseen_bin,
+)
 from driftline.streams.ingest.decode import DecodedBatch, record_dead_letter
 from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket, stored_prediction
 
@@ -126,10 +138,10 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
             values = [p.get(cls) if isinstance(p := decoded.predictions[i], dict) else None for i in rows]
         else:
             values = [m.get(name) for m in maps]
-        bins = _bin_indices(feature, values)
-        _add_feature_counts(per_bucket, name, bins, feature.n_bins, local)
+        binned = _bin_values(feature, values)
+        _add_feature_counts(per_bucket, name, binned, feature.n_bins, local)
         for segment, mask in groups.items():
-            _add_feature_counts(per_bucket, segment_key(name, segment), bins[mask], feature.n_bins, local[mask])
+            _add_feature_counts(per_bucket, segment_key(name, segment), binned, feature.n_bins, local, mask)
     for segment, mask in groups.items():
         for w, n in enumerate(np.bincount(local[mask], minlength=bucket_ids.size)):
             if n:
@@ -176,24 +188,49 @@ def _segment_groups(decoded: DecodedBatch, rows: list[int], segment_keys: tuple[
     return groups
 
 
-def _bin_indices(feature: AnyFeatureReference, values: list[Any]) -> np.ndarray:
-    """Each value's bin on the reference; -1 for a missing (or, numeric, non-numeric) value."""
+@dataclass(frozen=True)
+class _Binned:
+    """A feature's values of a batch on the reference's bins (-1: missing or of the wrong type), and the
+    data-quality marks the bins cannot show: wrong types, values outside the reference's range, and the
+    values of categories the reference does not list (by name)."""
+
+    bins: np.ndarray
+    wrong: np.ndarray | None = None
+    out: np.ndarray | None = None
+    unseen: list[tuple[int, str]] | None = None
+    """(row, category name) of each value binned ``__other__``."""
+
+
+def _bin_values(feature: AnyFeatureReference, values: list[Any]) -> _Binned:
     if isinstance(feature, CategoricalReference):
-        return feature.bin_indices(values)
-    column = _column(values)
+        bins = feature.bin_indices(values)
+        other = np.flatnonzero(bins == len(feature.categories))
+        names = [(int(i), category_name(values[i])) for i in other.tolist()] if other.size else None
+        return _Binned(bins, unseen=names)
+    column, wrong = numeric_values(values)
     bins = np.searchsorted(np.asarray(feature.edges), column, side="right")
-    bins[~np.isfinite(column)] = -1
-    return bins
+    finite = np.isfinite(column)
+    bins[~finite] = -1
+    out = None
+    if feature.low is not None and feature.high is not None:
+        outside = finite & ((column < feature.low) | (column > feature.high))
+        out = outside if outside.any() else None
+    return _Binned(bins, wrong, out)
 
 
-def _add_feature_counts(
-    per_bucket: list[dict[str, int]], name: str, bins: np.ndarray, n_bins: int, local: np.ndarray
-) -> None:
+def _add_feature_counts(per_bucket: list[dict[str, int]], name: str, binned: _Binned, n_bins: int,
+                        local: np.ndarray, mask: np.ndarray | None = None) -> None:
+    """Add one feature's counts per bucket: its bins, missing values (``null``), values of the wrong type
+    (``type``), values outside the reference's range (``out``), and at the feature's own level (no ``mask``)
+    the most frequent unseen categories of each bucket by name."""
+    bins = binned.bins if mask is None else binned.bins[mask]
+    rows = local if mask is None else local[mask]
     present = bins >= 0
     # One bincount over (bucket, bin) pairs for all buckets of the batch at once; plain ints from here on.
-    cells: list[int] = np.bincount(local[present] * n_bins + bins[present],
-                                   minlength=len(per_bucket) * n_bins).tolist()
-    nulls: list[int] = np.bincount(local[~present], minlength=len(per_bucket)).tolist()
+    cells: list[int] = np.bincount(rows[present] * n_bins + bins[present], minlength=len(per_bucket) * n_bins).tolist()
+    wrong = binned.wrong if mask is None or binned.wrong is None else binned.wrong[mask]
+    absent = ~present if wrong is None else ~present & ~wrong
+    nulls: list[int] = np.bincount(rows[absent], minlength=len(per_bucket)).tolist()
     fields = _bin_fields(name, n_bins)
     for w, counts in enumerate(per_bucket):
         first = w * n_bins
@@ -201,7 +238,20 @@ def _add_feature_counts(
             if cells[first + b]:
                 counts[bin_field] = cells[first + b]
         if nulls[w]:
-            counts[f"{name}:null"] = nulls[w]
+            counts[f"{name}:{NULL_BIN}"] = nulls[w]
+    for marks, bin_name in ((wrong, WRONG_TYPE_BIN), (binned.out if mask is None or binned.out is None
+                                                      else binned.out[mask], OUT_OF_RANGE_BIN)):
+        if marks is not None and marks.any():
+            for w, n in enumerate(np.bincount(rows[marks], minlength=len(per_bucket)).tolist()):
+                if n:
+                    per_bucket[w][f"{name}:{bin_name}"] = n
+    if mask is None and binned.unseen:
+        by_bucket: dict[int, Counter[str]] = {}
+        for row, category in binned.unseen:
+            by_bucket.setdefault(int(local[row]), Counter())[category] += 1
+        for w, named in by_bucket.items():
+            for category, n in named.most_common(UNSEEN_NAMED_PER_BATCH):
+                per_bucket[w][f"{name}:{unseen_bin(category)}"] = n
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -222,15 +272,5 @@ def _prediction_value(prediction: Any, feature: AnyFeatureReference) -> Any:
 
 
 def _column(values: list[Any]) -> np.ndarray:
-    """Values as float64; missing, null and non-numeric values become NaN."""
-    try:
-        column = np.array(values, dtype=np.float64)  # None becomes NaN here
-    except (TypeError, ValueError):  # a string among the numbers: convert one by one
-        column = np.fromiter(map(_as_float, values), dtype=np.float64, count=len(values))
-    return column
-
-
-def _as_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return float("nan")
-    return float(value)
+    """Values as float64; missing, null and wrong-typed values become NaN."""
+    return numeric_values(values).column

@@ -38,5 +38,5 @@ def warmup_reference(model_id: str, rows: list[bytes], *, n_bins: int = 10, max_
                      if isinstance(f, CategoricalFeature) and "max_categories" in f.model_fields_set}
     draft = ModelReference.build(model_id, "draft", columns.numeric, n_bins=n_bins,
                                  categorical=columns.categorical, max_categories=max_categories,
-                                 bins_of=bins_of, max_categories_of=categories_of)
+                                 bins_of=bins_of, max_categories_of=categories_of, mismatched_of=columns.mismatched)
     return versioned(draft, prefix="warmup-")

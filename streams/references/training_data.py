@@ -1,8 +1,9 @@
 """Read training data (CSV, JSON lines, Parquet) into feature columns for a reference.
 
-A column is numeric when every non-empty value parses as a finite number, and
-categorical otherwise (strings, booleans, mixed) or when named in
-``categorical`` (class ids, zip codes: numbers that are names). The column named
+A column is numeric when its non-empty values parse as finite numbers — all of them, or all but at most
+:data:`MAX_MISMATCHED_SHARE` (1 %) of them, which are then recorded as the reference's values of the wrong
+type (a production column has its ``"N/A"`` and ``"error"`` too) — and categorical otherwise (strings,
+booleans, mixed) or when named in ``categorical`` (class ids, zip codes: numbers that are names). The column named
 ``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
 in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported.
 """
@@ -33,6 +34,8 @@ class ReferenceColumns:
     skipped: dict[str, str]
     rows: int
     categorical: dict[str, list[Any]]
+    mismatched: dict[str, int] = field(default_factory=dict)
+    """Per numeric column, its values that are not numbers (NaN in the column, not counted missing)."""
     labelled: list[tuple[Any, Any]] = field(default_factory=list)
     """(prediction, label) of every row holding both, when a label column is named: the reference performance."""
 
@@ -93,27 +96,36 @@ def columns_from_rows(
     numeric: dict[str, np.ndarray] = {}
     categories: dict[str, list[Any]] = {}
     skipped: dict[str, str] = {}
+    mismatched: dict[str, int] = {}
     for name in sorted(present - excluded - {_MAP}):
         feature = PREDICTION_FEATURE if name == prediction else name
         raw = [row.get(name) for row in rows]
         values = [_number(v) for v in raw]
-        if name in forced or any(v is None for v in values):
+        wrong = sum(1 for v in values if v is None)
+        filled = sum(1 for v in values if v is not _MISSING)
+        if name in forced or wrong > MAX_MISMATCHED_SHARE * filled or wrong == filled:
             kept = [None if v is None or v == "" else v for v in raw]
             if all(v is None for v in kept):
                 skipped[name] = "no values"
             else:
                 categories[feature] = kept
             continue
-        column = np.array([np.nan if v is _MISSING else v for v in values], dtype=np.float64)
+        column = np.array([np.nan if v is _MISSING or v is None else v for v in values], dtype=np.float64)
         if not np.isfinite(column).any():
             skipped[name] = "no values"
             continue
         numeric[feature] = column
+        if wrong:
+            mismatched[feature] = wrong
     if not numeric and not categories:
         raise ReferenceDataError(f"{path}: no feature column (skipped: {', '.join(skipped) or 'none'})")
     labelled = _labelled(rows, prediction, label) if label and prediction else []
     return ReferenceColumns(numeric=numeric, skipped=skipped, rows=len(rows), categorical=categories,
-                            labelled=labelled)
+                            mismatched=mismatched, labelled=labelled)
+
+
+MAX_MISMATCHED_SHARE = 0.01
+"""A numeric column may hold this share of values that are not numbers (its values of the wrong type)."""
 
 
 PROBABILITIES = "__probabilities__"

@@ -117,3 +117,11 @@ def test_ert_thresholds_follow_the_window_size_and_hold_the_false_alarm_rate() -
         (result,) = [r for r in compare_window(REFERENCE, calibrated, window) if r.feature == "y"]
         fired += result.verdict.statistic >= result.verdict.threshold
     assert 2 <= fired <= 25  # about 2000 / 200 = 10 exceedances of the effect threshold
+
+
+def test_the_signal_detectors_the_config_knows_are_the_ones_the_detectors_compute() -> None:
+    from driftline.config import SIGNAL_DETECTORS
+    from driftline.detectors import SIGNALS
+    from driftline.detectors.volume import VOLUME
+
+    assert SIGNAL_DETECTORS == {*SIGNALS, VOLUME}

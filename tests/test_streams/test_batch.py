@@ -35,10 +35,20 @@ def test_values_are_binned_per_window_with_event_counts() -> None:
     assert batch.buckets == {0: {"x:0": 1, "x:1": 1, "x:3": 1, COUNT_FIELD: 3}, 1: {"x:2": 1, COUNT_FIELD: 1}}
 
 
-def test_nulls_strings_and_missing_values_are_counted_as_null() -> None:
-    records = [Record(0, 0, event(0, None)), Record(0, 1, event(1, "n/a")), Record(0, 2, event(2, 5.0))]
+def test_nulls_are_counted_as_null_and_strings_apart_as_the_wrong_type() -> None:
+    values = [None, "n/a", 5.0, "7.5", True, float("nan")]
+    records = [Record(0, i, event(i, x)) for i, x in enumerate(values)]
+    records.append(Record(0, 9, orjson.dumps({"model_id": "m1", "model_version": "1", "prediction_id": "p9",
+                                              "ts": 0, "features": {}, "prediction": 0.5})))  # x absent
     (batch,) = plan(records).model_batches
-    assert batch.buckets[0] == {"x:0": 1, "x:null": 2, COUNT_FIELD: 3}
+    # a boolean is a number (true is 1); a string, even "7.5", is of the wrong type; NaN arrives as null
+    assert batch.buckets[0] == {"x:0": 2, "x:null": 3, "x:type": 2, COUNT_FIELD: 7}
+
+
+def test_values_outside_the_reference_range_are_counted_beside_their_bins() -> None:
+    records = [Record(0, i, event(i, x)) for i, x in enumerate([-5.0, 0.0, 99.0, 99.5, 1e6])]
+    (batch,) = plan(records).model_batches
+    assert batch.buckets[0] == {"x:0": 2, "x:3": 3, "x:out": 3, COUNT_FIELD: 5}  # the range is [0, 99]
 
 
 def test_bad_records_become_dead_letters_with_reason_and_original_bytes() -> None:
@@ -87,13 +97,30 @@ def test_categorical_features_and_the_prediction_are_binned_on_the_reference() -
     (batch,) = plan_batch(decoded, topic=TOPIC, models={"m1": ModelIngest(reference, 60)}).model_batches
     counts = batch.buckets[0]
     # channel bins: web 0, app 1, __other__ 2 (pos, atm and 7 alike); a null is counted apart
+    # and the values binned __other__ are named (atm and 7 are not among the reference's top categories)
     assert {k: v for k, v in counts.items() if k.startswith("channel:")} == {
-        "channel:0": 1, "channel:1": 1, "channel:2": 2, "channel:null": 1,
+        "channel:0": 1, "channel:1": 1, "channel:2": 2, "channel:null": 1, "channel:~atm": 1, "channel:~7": 1,
     }
     # prediction bins: ok 0, fraud 1 (the argmax of a probability map), __other__ 2
     assert {k: v for k, v in counts.items() if k.startswith(PREDICTION_FEATURE)} == {
         f"{PREDICTION_FEATURE}:0": 3, f"{PREDICTION_FEATURE}:1": 1, f"{PREDICTION_FEATURE}:2": 1,
+        f"{PREDICTION_FEATURE}:~weird": 1,
     }
+
+
+def test_unseen_categories_are_named_per_bucket_up_to_a_bound() -> None:
+    from driftline.detectors import UNSEEN_NAMED_PER_BATCH
+
+    reference = ModelReference.build("m1", "v1", {}, categorical={"c": ["a", "b"]})
+    names = [f"new{k}" for k in range(8) for _ in range(k + 1)] + ["a"]  # new7 most often, new0 once
+    records = [Record(0, i, orjson.dumps({"model_id": "m1", "model_version": "1", "prediction_id": f"p{i}",
+                                          "ts": 1.0, "features": {"c": c}, "prediction": 0.5}))
+               for i, c in enumerate(names)]
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    (batch,) = plan_batch(decoded, topic=TOPIC, models={"m1": ModelIngest(reference, 60)}).model_batches
+    named = {k: v for k, v in batch.buckets[0].items() if k.startswith("c:~")}
+    assert named == {f"c:~new{k}": k + 1 for k in range(8 - UNSEEN_NAMED_PER_BATCH, 8)}
+    assert batch.buckets[0]["c:2"] == len(names) - 1  # every unseen value is still counted in __other__
     assert batch.predictions == {}  # not kept unless the model joins labels
 
 

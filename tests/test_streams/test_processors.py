@@ -386,3 +386,60 @@ async def test_a_feature_going_null_or_missing_fires_missing_and_steady_nulls_do
     assert not {m for m in missing if m[1] == "firing" and m[2] not in (2, 3)}  # 1 % nulls as usual: quiet
     x_alert = next(a for a in world.broker.alerts if a.detector == "missing" and a.feature == "x")
     assert x_alert.statistic > 0.2 and x_alert.threshold < 0.2 and x_alert.evidence is None
+
+
+async def test_wrong_types_values_out_of_range_and_new_categories_fire_their_own_signals() -> None:
+    rng = np.random.default_rng(17)
+    n_ref = 20_000
+    amount: list[object] = [float(v) for v in rng.gamma(2.0, 50.0, size=n_ref)]
+    for i in np.flatnonzero(rng.random(n_ref) < 0.003):  # the reference has its stray strings too
+        amount[i] = "N/A"
+    channel = rng.choice(["web", "app", "pos"], size=n_ref, p=[0.6, 0.3, 0.1]).tolist()
+    reference = ModelReference.build("m", "v1", {"amount": amount, "age": rng.uniform(18, 90, size=n_ref)},
+                                     categorical={"channel": channel})
+    assert reference.features["amount"].mismatched > 0
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 100}}))
+    await world.state.windows.put_reference(reference)
+    n, values = 2000, []
+    for w in range(8):  # the policy resolves after clean windows: the last ones give it those
+        for i in range(n):
+            a: object = float(rng.gamma(2.0, 50.0))
+            if rng.random() < (0.2 if w == 2 else 0.003):
+                a = "N/A" if rng.random() < 0.5 else "12.5"  # strings in a numeric feature, numeric-looking or not
+            c = str(rng.choice(["web", "app", "pos"], p=[0.6, 0.3, 0.1]))
+            if w == 3 and rng.random() < 0.08:
+                c = "kiosk" if rng.random() < 0.75 else "atm"
+            age = float(rng.uniform(18, 90)) if not (w == 4 and rng.random() < 0.1) else float(rng.uniform(-5, 0))
+            values.append(orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"q{w}-{i}",
+                                        "ts": w * 60 + i * 60 / n, "prediction": 0.1,
+                                        "features": {"amount": a, "channel": c, "age": age}}))
+    await world.predictions.process([Record(0, i, v) for i, v in enumerate(values)])
+    fired = {(a.feature, a.detector, int(a.window.start.timestamp() // 60)) for a in world.broker.alerts
+             if a.state == "firing" and a.detector in ("type_mismatch", "out_of_range", "unseen", "missing")}
+    # each in its own window, and nothing while the stray strings stay at the reference's rate
+    assert fired == {("amount", "type_mismatch", 2), ("channel", "unseen", 3), ("age", "out_of_range", 4)}
+    unseen = next(a for a in world.broker.alerts if a.detector == "unseen" and a.state == "firing")
+    assert unseen.evidence is not None and unseen.evidence.kind == "values"
+    named = unseen.evidence.values
+    assert list(named) == ["kiosk", "atm"] and 0.75 * 2000 * 0.08 * 0.8 < named["kiosk"] < 2000 * 0.08, named
+    resolved = {(a.feature, a.detector) for a in world.broker.alerts if a.state == "resolved" and a.detector != "psi"}
+    assert resolved == {("amount", "type_mismatch"), ("channel", "unseen"), ("age", "out_of_range")}
+    latest = await world.state.windows.latest("m")
+    assert latest["amount#type_mismatch"]["statistic"] < 0.01  # the last window: back to normal
+
+
+async def test_a_traffic_drop_fires_volume_and_its_return_resolves_it() -> None:
+    rng = np.random.default_rng(19)
+    reference = ModelReference.build("m", "v1", {"x": rng.normal(size=20_000)})
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 50}}))
+    await world.state.windows.put_reference(reference)
+    per_window = [1000] * 8 + [100, 1000, 1000, 1000, 3000, 1000, 1000, 1000]  # a drop to 10 %, later a spike
+    values = [orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"v{w}-{i}",
+                            "ts": w * 60 + i * 60 / n, "features": {"x": float(rng.normal())}, "prediction": 0.1})
+              for w, n in enumerate(per_window) for i in range(n)]
+    await world.predictions.process([Record(0, i, v) for i, v in enumerate(values)])
+    volume = [(a.state, a.severity, int(a.window.start.timestamp() // 60), round(a.statistic, 1))
+              for a in world.broker.alerts if a.detector == "volume"]
+    assert volume[0] == ("firing", "critical", 8, 0.1), volume
+    assert ("firing", "warning", 12, 3.0) in volume  # a spike to 3x: a warning
+    assert [v[0] for v in volume].count("resolved") == 2 and volume[-1][0] == "resolved", volume

@@ -156,3 +156,20 @@ def test_without_history_the_rows_come_from_the_latest_window(reference: ModelRe
     assert (amount.key, amount.verdict, amount.alert, amount.n_current) == ("amount", "DRIFT", "firing", 1000)
     assert amount.window_end == T0 + 10 * HOUR and amount.current == [0.0] * len(amount.reference)
     assert {f.verdict for f in view.features[1:]} == {"no data"}
+
+
+def test_a_data_quality_signal_is_its_own_row_with_its_own_alert_state(reference: ModelReference) -> None:
+    latest = {"age|region=eu#missing": {"window": 9, "window_end": T0 + 10 * HOUR, "test": "missing",
+                                        "statistic": 0.3, "threshold": 0.05, "p_value": 1e-9, "severity": "critical",
+                                        "n_current": 1000},
+              "__volume__#volume": {"baseline": {"counts": [1000], "last_window": 9}}}  # a baseline alone: no row
+    missing = DriftAlert(alert_id="a1", model_id="m", feature="age", segment={"region": "eu"}, detector="missing",
+                         statistic=0.3, threshold=0.05, severity="critical", state="firing",
+                         window=_window(T0 + 9 * HOUR, T0 + 10 * HOUR), reference_version="r1",
+                         n_reference=5000, n_current=1000)
+    view = build_model_view("m", reference, [], [missing], [], ["age|region=eu|missing"], latest=latest)
+    row = view.feature("age|region=eu#missing")
+    assert (row.feature, row.segment, row.kind, row.alert, row.verdict) == ("age", "region=eu", "missing", "firing",
+                                                                            "DRIFT")
+    assert view.feature("age").alert == "ok"  # the distribution of age is not what fires
+    assert "__volume__#volume" not in {f.key for f in view.features}
