@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-WITH_EXAMPLES = sorted(p.name for p in DOCS.glob("*.md") if ">>> " in p.read_text(encoding="utf-8"))
+WITH_EXAMPLES = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if ">>> " in p.read_text(encoding="utf-8"))
 
 
 def test_the_docs_have_examples() -> None:
     assert "labels.md" in WITH_EXAMPLES
+    signals = {p.name for p in (DOCS / "signals").glob("*.md")}
+    assert signals == {f"{s}.md" for s in ("missing", "type-mismatch", "out-of-range", "unseen", "volume", "silence")}
+    assert all(f"signals/{name}" in WITH_EXAMPLES for name in signals)  # every signal's page shows it at work
 
 
 @pytest.mark.parametrize("name", WITH_EXAMPLES)

@@ -2,8 +2,8 @@
 
 A column is numeric when its non-empty values parse as finite numbers — all of them, or all but at most
 :data:`MAX_MISMATCHED_SHARE` (1 %) of them, which are then recorded as the reference's values of the wrong
-type (a production column has its ``"N/A"`` and ``"error"`` too) — and categorical otherwise (strings,
-booleans, mixed) or when named in ``categorical`` (class ids, zip codes: numbers that are names). The column named
+type (a production column has its ``"N/A"`` and ``"error"`` too; a boolean is a number, true is 1) — and
+categorical otherwise (strings, mixed) or when named in ``categorical`` (class ids, zip codes: numbers that are names). The column named
 ``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
 in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported.
 """
@@ -181,8 +181,8 @@ def _number(value: Any) -> float | None:
     """A finite float, ``_MISSING`` for an empty cell, or None when the value is not a number."""
     if value is None or value == "":
         return _MISSING
-    if isinstance(value, bool):
-        return None
+    if isinstance(value, bool):  # a flag logged as a boolean: true is 1 (as in the stream)
+        return float(value)
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -1,0 +1,119 @@
+"""A model's traffic with the shapes production data has: flags, counts, codes, nulls, strings where numbers
+belong, unseen categories, a zero-inflated amount and a class-probability prediction. Seeded.
+
+The stationary profile (:data:`STATIONARY`) holds every such imperfection at a steady rate, and the reference
+is built from the same profile, so a monitor that is quiet on it is quiet on real data's usual mess; a
+:class:`Profile` with one rate changed is one realistic incident (a flag's rate jumps, a code's mix changes, a
+feature goes null or disappears, a producer starts sending strings, a new category appears).
+
+=====================  ====================================================================================
+feature                shape
+=====================  ====================================================================================
+``amount``             zero-inflated: 60 % exactly 0, the rest lognormal; 0.2 % strings (``"N/A"``)
+``is_new_customer``    a 0/1 flag, 3 % ones (some sent as booleans)
+``items``              a count: Poisson(2)
+``region_code``        an integer code 1–8 with an uneven mix
+``income``             normal, 1 % null
+``tenure_days``        uniform 0–3650, sometimes absent from the event (0.5 %)
+``channel``            categorical web / app / pos; 0.1 % of values never seen in training (``"kiosk"``)
+prediction             ``{"legit": p, "fraud": 1 - p, "review": ...}``: a probability map
+=====================  ====================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from driftline.detectors import ModelReference
+from driftline.streams.references.training_data import columns_from_rows
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+CLASSES = ("legit", "fraud", "review")
+REGION_MIX = (0.3, 0.2, 0.15, 0.1, 0.1, 0.07, 0.05, 0.03)
+CHANNEL_MIX = {"web": 0.55, "app": 0.35, "pos": 0.1}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The rates of one stretch of traffic; :data:`STATIONARY` is the training data's."""
+
+    flag_rate: float = 0.03
+    region_mix: tuple[float, ...] = REGION_MIX
+    income_null: float = 0.01
+    tenure_absent: float = 0.005
+    amount_strings: float = 0.002
+    unseen_channel: float = 0.001
+    new_channel: str = "kiosk"
+    fraud_logit: float = -3.0
+    """The fraud class's mean logit (a class-mix shift moves it)."""
+
+
+STATIONARY = Profile()
+
+
+@dataclass(frozen=True)
+class RealisticModel:
+    model_id: str = "realistic"
+    model_version: str = "2026.01"
+    seed: int = 11
+
+    def rows(self, n: int, rng: np.random.Generator, profile: Profile = STATIONARY) -> list[dict[str, Any]]:
+        """``n`` rows of features and their probability-map prediction (under ``"prediction"``)."""
+        zero = rng.random(n) < 0.6
+        amount = np.where(zero, 0.0, np.round(rng.lognormal(3.5, 1.0, n), 2))
+        flags = rng.random(n) < profile.flag_rate
+        as_bool = rng.random(n) < 0.3
+        items = rng.poisson(2.0, n)
+        mix = np.asarray(profile.region_mix) / sum(profile.region_mix)
+        regions = rng.choice(np.arange(1, len(mix) + 1), size=n, p=mix)
+        income = np.round(rng.normal(55_000, 15_000, n), 0)
+        channel = rng.choice(list(CHANNEL_MIX), size=n, p=list(CHANNEL_MIX.values()))
+        fraud = 1 / (1 + np.exp(-(profile.fraud_logit + 0.8 * flags + rng.normal(0, 1, n))))
+        review = rng.uniform(0.0, 0.1, n) * (1 - fraud)
+        rows = []
+        for i in range(n):
+            flag: Any = bool(flags[i]) if as_bool[i] else int(flags[i])
+            row: dict[str, Any] = {
+                "amount": "N/A" if rng.random() < profile.amount_strings else float(amount[i]),
+                "is_new_customer": flag,
+                "items": int(items[i]),
+                "region_code": int(regions[i]),
+                "income": None if rng.random() < profile.income_null else float(income[i]),
+                "channel": profile.new_channel if rng.random() < profile.unseen_channel else str(channel[i]),
+            }
+            if rng.random() >= profile.tenure_absent:
+                row["tenure_days"] = float(np.round(rng.uniform(0, 3650), 1))
+            legit = 1.0 - fraud[i] - review[i]
+            row["prediction"] = {"legit": round(float(legit), 4), "fraud": round(float(fraud[i]), 4),
+                                 "review": round(float(review[i]), 4)}
+            rows.append(row)
+        return rows
+
+    def reference(self, n: int = 20_000, *, version: str | None = None) -> ModelReference:
+        """Built as ``driftline reference build`` builds it from these rows as training data (``region_code``
+        declared categorical: its values are names)."""
+        rows = self.rows(n, np.random.default_rng(self.seed + 1))
+        columns = columns_from_rows(rows, source="training", prediction="prediction", categorical=["region_code"])
+        return ModelReference.build(self.model_id, version or self.model_version, columns.numeric,
+                                    categorical=columns.categorical, mismatched_of=columns.mismatched)
+
+    def events(self, *, window: int, n: int, window_seconds: int = 60, profile: Profile = STATIONARY,
+               tag: str = "") -> Iterator[dict[str, object]]:
+        """``n`` PredictionEvent dicts evenly spread over event-time window number ``window``."""
+        rng = np.random.default_rng((self.seed, window, len(tag)))
+        start = EPOCH.timestamp() + window * window_seconds
+        for i, row in enumerate(self.rows(n, rng, profile)):
+            prediction = row.pop("prediction")
+            yield {"schema_version": 1, "model_id": self.model_id, "model_version": self.model_version,
+                   "prediction_id": f"{self.model_id}{tag}-{window}-{i}", "ts": start + window_seconds * i / n,
+                   "features": row, "prediction": prediction}
+
+
+def shifted(**rates: Any) -> Profile:
+    """The stationary profile with some rates changed: ``shifted(flag_rate=0.4)``."""
+    return replace(STATIONARY, **rates)
