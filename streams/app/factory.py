@@ -80,6 +80,12 @@ def create_app(
     )
     predictions = BatchIngest(settings, topics.predictions, prediction_processor, group_suffix="predictions",
                               metrics=metrics, progress=state.progress)
+    feature_processor = PredictionProcessor(
+        settings, state.windows, outputs, defaults, specs=specs, leases=state.leases, retrain=retrain,
+        on_statistic=metrics.statistic, topic_partitions=lambda: predictions.partition_count(), features_only=True,
+    )
+    features = BatchIngest(settings, topics.features, feature_processor, group_suffix="features", metrics=metrics,
+                           progress=state.progress)
     label_processor = LabelProcessor(settings, state.labels, outputs, lambda m: specs.get(m, default_spec),
                                      leases=state.leases, retrain=retrain, judge=judge)
     labels = BatchIngest(settings, topics.labels, label_processor, group_suffix="labels", metrics=metrics,
@@ -89,6 +95,7 @@ def create_app(
     async def start_ingest() -> None:
         # Runtime dependencies start once the app (and its producer) runs, and stop with it.
         await app.add_runtime_dependency(predictions)
+        await app.add_runtime_dependency(features)
         await app.add_runtime_dependency(labels)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]

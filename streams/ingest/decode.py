@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from driftline.config import DeadLetter, PredictionEvent
+from driftline.config import DeadLetter, FeatureEvent, PredictionEvent
 from driftline.streams.ingest.errors import InvalidEvent
 from driftline.streams.ingest.fast_path import fast_prediction_fields
 
@@ -158,6 +158,9 @@ class DecodedBatch:
     predictions: list[Any] = field(default_factory=list)
     segments: list[dict[str, str] | None] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    features_only: bool = False
+    """FeatureEvents (the features topic): no prediction (``predictions`` are None), ``prediction_ids`` '' when
+    an event has none."""
 
     def add(
         self,
@@ -176,6 +179,34 @@ class DecodedBatch:
         self.prediction_ids.append(prediction_id)
         self.predictions.append(prediction)
         self.segments.append(segment)
+
+
+def decode_feature_batch(
+    records: Iterable[Record], *, topic: str, max_bytes: int, max_future_seconds: float | None = None
+) -> DecodedBatch:
+    """Validate every FeatureEvent (the full schema: the features topic is not the hot path); the invalid ones
+    become dead letters with the reason, as in :func:`decode_batch`.
+
+    >>> good = b'{"model_id": "m", "ts": 60.0, "features": {"x": 1.5}}'
+    >>> batch = decode_feature_batch([Record(0, 0, good), Record(0, 1, b'{"model_id": "m"}')], topic="f",
+    ...                              max_bytes=10_000)
+    >>> batch.features, batch.predictions, batch.dead_letters[0].reason[:40]
+    ([{'x': 1.5}], [None], 'invalid FeatureEvent: ts: Field required')
+    """
+    batch = DecodedBatch(features_only=True)
+    for rec in records:
+        try:
+            event = decode(rec.value, FeatureEvent, max_bytes=max_bytes)
+        except InvalidEvent as exc:
+            batch.dead_letters.append(record_dead_letter(rec, topic, exc.reason))
+            continue
+        ts = event.ts.timestamp()
+        skew = future_skew(rec, ts, max_future_seconds)
+        if skew is not None:
+            batch.dead_letters.append(record_dead_letter(rec, topic, skew))
+            continue
+        batch.add(rec, event.model_id, ts, event.features, event.prediction_id or "", None, event.segment)
+    return batch
 
 
 def decode_batch(

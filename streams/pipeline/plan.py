@@ -34,7 +34,14 @@ from driftline.detectors import (
     unseen_bin,
 )
 from driftline.streams.ingest.decode import DecodedBatch, record_dead_letter
-from driftline.streams.state import COUNT_FIELD, ModelBatch, WarmupBatch, prediction_bucket, stored_prediction
+from driftline.streams.state import (
+    COUNT_FIELD,
+    ModelBatch,
+    WarmupBatch,
+    features_partition,
+    prediction_bucket,
+    stored_prediction,
+)
 
 __all__ = ["COUNT_FIELD", "BatchPlan", "ModelBatch", "ModelIngest", "WarmupBatch", "plan_batch"]
 
@@ -80,12 +87,16 @@ def plan_batch(
     groups: dict[tuple[str, int], list[int]] = {}
     warm: dict[tuple[str, int], list[int]] = {}
     for i, (rec, model_id) in enumerate(zip(decoded.records, decoded.model_ids, strict=True)):
-        if rec.offset <= applied.get((model_id, rec.partition), -1):
+        partition = state_partition(decoded, rec.partition)
+        if rec.offset <= applied.get((model_id, partition), -1):
             continue
         if model_id in models:
-            groups.setdefault((model_id, rec.partition), []).append(i)
+            groups.setdefault((model_id, partition), []).append(i)
+        elif model_id in warming and not decoded.features_only:
+            warm.setdefault((model_id, partition), []).append(i)
         elif model_id in warming:
-            warm.setdefault((model_id, rec.partition), []).append(i)
+            dead.append(record_dead_letter(rec, topic, f"model {model_id!r} is warming up on its predictions: "
+                                                       "FeatureEvents count once it has a reference"))
         else:
             dead.append(record_dead_letter(rec, topic, f"unknown model {model_id!r}: no reference has been set for it"))
     batches = [
@@ -94,6 +105,11 @@ def plan_batch(
     ]
     warmups = [_warmup_rows(decoded, model_id, partition, rows) for (model_id, partition), rows in warm.items()]
     return BatchPlan(model_batches=batches, dead_letters=dead, warmups=warmups)
+
+
+def state_partition(decoded: DecodedBatch, partition: int) -> int:
+    """Where a record's partition keeps its watermark: the features topic's apart from the predictions'."""
+    return features_partition(partition) if decoded.features_only else partition
 
 
 def _warmup_rows(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int]) -> WarmupBatch:
@@ -131,7 +147,15 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
         per_bucket[w][COUNT_FIELD] = int(n)
     maps = [decoded.features[i] for i in rows]
     groups = _segment_groups(decoded, rows, model.segments)
+    # A prediction event with no features at all sends them elsewhere (FeatureEvents): it counts for the
+    # prediction, never as missing every feature.
+    carrying = None if decoded.features_only else np.fromiter(map(bool, maps), dtype=bool, count=len(rows))
+    if carrying is not None and carrying.all():
+        carrying = None
     for name, feature in model.reference.features.items():
+        prediction_side = name == PREDICTION_FEATURE or class_of(name) is not None
+        if prediction_side and decoded.features_only:
+            continue
         if name == PREDICTION_FEATURE:
             values = [_prediction_value(decoded.predictions[i], feature) for i in rows]
         elif (cls := class_of(name)) is not None:  # one class's probability, of a probability-map prediction
@@ -139,21 +163,25 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
         else:
             values = [m.get(name) for m in maps]
         binned = _bin_values(feature, values)
-        _add_feature_counts(per_bucket, name, binned, feature.n_bins, local)
+        only = None if prediction_side else carrying
+        _add_feature_counts(per_bucket, name, binned, feature.n_bins, local, only, named=True)
         for segment, mask in groups.items():
-            _add_feature_counts(per_bucket, segment_key(name, segment), binned, feature.n_bins, local, mask)
+            _add_feature_counts(per_bucket, segment_key(name, segment), binned, feature.n_bins, local,
+                                mask if only is None else mask & only)
     for segment, mask in groups.items():
         for w, n in enumerate(np.bincount(local[mask], minlength=bucket_ids.size)):
             if n:
                 per_bucket[w][f"{COUNT_FIELD}|{segment}"] = int(n)
     for index, feature_name in model.online:
+        if feature_name is None and decoded.features_only:
+            continue
         if feature_name is None:
             column = _column([p if not isinstance(p, str) else None for p in (decoded.predictions[i] for i in rows)])
         else:
             column = _column([m.get(feature_name) for m in maps])
         finite = np.isfinite(column)
         batch.online_values[index] = (column[finite], times[finite])
-    if model.keep_predictions_seconds > 0:
+    if model.keep_predictions_seconds > 0 and not decoded.features_only:
         _keep_predictions(batch, decoded, rows, model, bucket_ids, local)
     return batch
 
@@ -219,10 +247,10 @@ def _bin_values(feature: AnyFeatureReference, values: list[Any]) -> _Binned:
 
 
 def _add_feature_counts(per_bucket: list[dict[str, int]], name: str, binned: _Binned, n_bins: int,
-                        local: np.ndarray, mask: np.ndarray | None = None) -> None:
-    """Add one feature's counts per bucket: its bins, missing values (``null``), values of the wrong type
-    (``type``), values outside the reference's range (``out``), and at the feature's own level (no ``mask``)
-    the most frequent unseen categories of each bucket by name."""
+                        local: np.ndarray, mask: np.ndarray | None = None, *, named: bool = False) -> None:
+    """Add one feature's counts per bucket (of the rows in ``mask``; None: all): its bins, missing values
+    (``null``), values of the wrong type (``type``), values outside the reference's range (``out``), and when
+    ``named`` (the feature's own level, not a segment's) the most frequent unseen categories of each bucket."""
     bins = binned.bins if mask is None else binned.bins[mask]
     rows = local if mask is None else local[mask]
     present = bins >= 0
@@ -245,9 +273,11 @@ def _add_feature_counts(per_bucket: list[dict[str, int]], name: str, binned: _Bi
             for w, n in enumerate(np.bincount(rows[marks], minlength=len(per_bucket)).tolist()):
                 if n:
                     per_bucket[w][f"{name}:{bin_name}"] = n
-    if mask is None and binned.unseen:
+    if named and binned.unseen:
         by_bucket: dict[int, Counter[str]] = {}
         for row, category in binned.unseen:
+            if mask is not None and not mask[row]:
+                continue
             by_bucket.setdefault(int(local[row]), Counter())[category] += 1
         for w, named in by_bucket.items():
             for category, n in named.most_common(UNSEEN_NAMED_PER_BATCH):

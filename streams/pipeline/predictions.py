@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from driftline.config import PREDICTION_FEATURE, DeadLetter, ModelSpec, Settings
 from driftline.detectors import NotComparable
-from driftline.streams.ingest.decode import Record, decode_batch
+from driftline.streams.ingest.decode import Record, decode_batch, decode_feature_batch
 from driftline.streams.ingest.errors import Replan
 from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts
 from driftline.streams.pipeline.closing import StatisticObserver, WindowCloser
@@ -36,7 +36,7 @@ from driftline.streams.pipeline.model_setup import ModelMonitor, MonitorCache, W
 from driftline.streams.pipeline.online import OnlineRunner, OnlineStream
 from driftline.streams.pipeline.outputs import Outputs, Send
 from driftline.streams.pipeline.performance import PerformanceJudge
-from driftline.streams.pipeline.plan import ModelBatch, WarmupBatch, plan_batch
+from driftline.streams.pipeline.plan import ModelBatch, WarmupBatch, plan_batch, state_partition
 from driftline.streams.pipeline.quiet import QuietModels, silence_alert
 from driftline.streams.pipeline.retrain import RetrainStep
 from driftline.streams.pipeline.warmup import warmup_reference
@@ -73,8 +73,13 @@ class PredictionProcessor:
         judge: PerformanceJudge | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        features_only: bool = False,
     ) -> None:
+        """``features_only``: the processor of the features topic (FeatureEvents): the same windows, under
+        the features topic's own watermarks; no prediction, so no label join, warm-up, silence or idle close
+        (the predictions' processor keeps those)."""
         self._settings = settings
+        self._features_only = features_only
         self._store = store
         self._outputs = Outputs.of(outputs, settings.topics)
         defaults = defaults or WorkerDefaults()
@@ -97,13 +102,16 @@ class PredictionProcessor:
         await attempts("process batch", lambda: self._process_once(records), guard, self._retry_delays)
 
     async def _process_once(self, records: Sequence[Record]) -> None:
-        topic = self._settings.topics.predictions
-        decoded = decode_batch(records, topic=topic, max_bytes=self._settings.max_event_bytes,
-                               max_future_seconds=self._settings.max_future_seconds)
+        topics = self._settings.topics
+        topic = topics.features if self._features_only else topics.predictions
+        decode = decode_feature_batch if self._features_only else decode_batch
+        decoded = decode(records, topic=topic, max_bytes=self._settings.max_event_bytes,
+                         max_future_seconds=self._settings.max_future_seconds)
         model_ids = set(decoded.model_ids)
         monitors = await self._monitors.load(model_ids)
         warming = {m for m in model_ids - monitors.keys() if self._monitors.spec_for(m).warmup_events > 0}
-        pairs = sorted({(m, rec.partition) for rec, m in zip(decoded.records, decoded.model_ids, strict=True)})
+        pairs = sorted({(m, state_partition(decoded, rec.partition))
+                        for rec, m in zip(decoded.records, decoded.model_ids, strict=True)})
         applied = await self._store.applied_offsets(pairs)
         models = {m: monitor.ingest() for m, monitor in monitors.items()}
         plan = plan_batch(decoded, topic=topic, models=models, applied=applied, warming=warming)
@@ -115,13 +123,14 @@ class PredictionProcessor:
         for model_id in sorted({b.model_id for b in plan.model_batches}):
             monitor = monitors[model_id]
             await self._closer.close_due(monitor, self._expected_partitions(monitor))
-            latest = max(b.max_event_time for b in plan.model_batches if b.model_id == model_id)
-            await self._heard(monitor, latest)
-        if self._judge is not None:
+            if not self._features_only:
+                latest = max(b.max_event_time for b in plan.model_batches if b.model_id == model_id)
+                await self._heard(monitor, latest)
+        if self._judge is not None and not self._features_only:
             # Records redelivered after a crash are skipped (their joins are in), but the crash may have come
             # before the judge saw their windows: it looks at every window not judged yet (it is idempotent).
             replayed = {m for rec, m in zip(decoded.records, decoded.model_ids, strict=True)
-                        if rec.offset <= applied.get((m, rec.partition), -1)}
+                        if rec.offset <= applied.get((m, state_partition(decoded, rec.partition)), -1)}
             joined = {b.model_id for b in plan.model_batches if b.joins}
             for model_id in sorted((replayed - joined) & monitors.keys()):
                 if monitors[model_id].spec.join_labels:
@@ -146,6 +155,8 @@ class PredictionProcessor:
         """No records for a while: the windows a quiet model's event time has passed by the wall clock close,
         and a model silent for ``silence_seconds`` gets a ``silence`` alert (:class:`QuietModels`); a failure
         is retried at the next idle moment."""
+        if self._features_only:
+            return
         for model_id, since, quiet in self._quiet.silent():
             monitors = await self._monitors.load({model_id})
             if model_id in monitors:

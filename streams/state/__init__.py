@@ -19,6 +19,7 @@ from driftline.streams.state.label_values import (
     read_stored_prediction,
     stored_prediction,
 )
+from driftline.streams.state.keys import features_partition
 from driftline.streams.state.lease import TriggerLease
 from driftline.streams.state.memory import MemoryState
 from driftline.streams.state.ports import (
@@ -84,6 +85,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "WindowCounts",
     "WindowPoint",
     "prediction_bucket",
+    "features_partition",
     "window_point",
     "start_offset",
     # errors

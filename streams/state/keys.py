@@ -29,9 +29,21 @@ def partition_event_times(model_id: str) -> str:
     """Hash: Kafka partition -> the largest event time (epoch seconds) applied from it for this model.
 
     The model's event-time horizon is the minimum over its partitions: a window closes only
-    when every partition carrying the model has moved past it.
+    when every partition carrying the model has moved past it. A partition of the features topic is kept
+    under :func:`features_partition` (negative), apart from the predictions topic's, in this hash and in
+    :func:`watermarks`.
     """
     return f"{_tag(model_id)}:pts"
+
+
+def features_partition(partition: int) -> int:
+    """Where a features-topic partition's watermark and event time are kept: ``-1 - partition``, so the
+    two input topics never share a field (both topics have a partition 0).
+
+    >>> features_partition(0), features_partition(3)
+    (-1, -4)
+    """
+    return -1 - partition
 
 
 def open_windows(model_id: str) -> str:

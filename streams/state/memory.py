@@ -35,7 +35,7 @@ from driftline.streams.state.ports import (
     WindowClose,
     WindowCounts,
 )
-from driftline.streams.state.windows import CLOSED_KEPT, add_up_buckets
+from driftline.streams.state.windows import CLOSED_KEPT, add_up_buckets, event_horizon
 
 
 @dataclass
@@ -115,9 +115,9 @@ class MemoryWindowStore:
         if joined is not None:
             return joined
         horizon = None
-        times = list(model.event_times.values())
-        if layout.bucket_seconds > 0 and times and len(times) >= layout.expected_partitions:
-            horizon = min(times) - layout.lateness_seconds
+        known = event_horizon(model.event_times, layout.expected_partitions)
+        if layout.bucket_seconds > 0 and known is not None:
+            horizon = known - layout.lateness_seconds
         model.detector_states.update(detector_states or {})
         for bucket_id in sorted(batch.buckets):
             counts = batch.buckets[bucket_id]
@@ -160,10 +160,9 @@ class MemoryWindowStore:
                                expected_partitions: int = 0, horizon: float | None = None) -> list[int]:
         model = self._models[model_id]
         if horizon is None:
-            times = list(model.event_times.values())
-            if not times or len(times) < expected_partitions:
+            horizon = event_horizon(model.event_times, expected_partitions)
+            if horizon is None:
                 return []
-            horizon = min(times)
         passed = horizon - lateness_seconds
         return sorted(w for w in model.open if (w + 1) * bucket_seconds <= passed)
 

@@ -191,10 +191,10 @@ class RedisWindowStore:
         event time instead (a quiet stream's, estimated from the wall clock).
         """
         if horizon is None:
-            times = await self._redis.hvals(keys.partition_event_times(model_id))
-            if not times or len(times) < expected_partitions:
+            times = await self._redis.hgetall(keys.partition_event_times(model_id))
+            horizon = event_horizon({int(text(p)): float(t) for p, t in times.items()}, expected_partitions)
+            if horizon is None:
                 return []
-            horizon = min(float(t) for t in times)
         open_ids = await self._redis.smembers(keys.open_windows(model_id))
         passed = horizon - lateness_seconds
         return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * bucket_seconds <= passed)
@@ -256,6 +256,22 @@ class RedisWindowStore:
     async def latest(self, model_id: str) -> dict[str, dict[str, Any]]:
         stored = await self._redis.hgetall(keys.latest(model_id))
         return {text(k): json.loads(v) for k, v in stored.items()}
+
+
+def event_horizon(times: Mapping[int, float], expected_partitions: int = 0) -> float | None:
+    """A model's event-time horizon from its partitions' event times: the smallest over the predictions
+    topic's partitions (``expected_partitions`` of them at least), or over the features topic's
+    (:func:`~driftline.streams.state.keys.features_partition`, negative) for a model that sends only features.
+    The leading input decides, so features that stop never hold a model's windows open (features later than
+    its predictions count as late); None while no horizon is known. apply.lua computes the same.
+
+    >>> event_horizon({0: 50.0, 1: 40.0, -1: 10.0}), event_horizon({-1: 10.0, -2: 30.0}), event_horizon({0: 5.0}, 2)
+    (40.0, 10.0, None)
+    """
+    chosen = [t for p, t in times.items() if p >= 0] or [t for p, t in times.items() if p < 0]
+    if not chosen or len(chosen) < expected_partitions:
+        return None
+    return min(chosen)
 
 
 def add_up_buckets(window_id: int, buckets: Iterable[Mapping[str, int]]) -> WindowCounts:

@@ -39,10 +39,36 @@ def test_nulls_are_counted_as_null_and_strings_apart_as_the_wrong_type() -> None
     values = [None, "n/a", 5.0, "7.5", True, float("nan")]
     records = [Record(0, i, event(i, x)) for i, x in enumerate(values)]
     records.append(Record(0, 9, orjson.dumps({"model_id": "m1", "model_version": "1", "prediction_id": "p9",
-                                              "ts": 0, "features": {}, "prediction": 0.5})))  # x absent
+                                              "ts": 0, "features": {"y": 1}, "prediction": 0.5})))  # x absent
     (batch,) = plan(records).model_batches
     # a boolean is a number (true is 1); a string, even "7.5", is of the wrong type; NaN arrives as null
     assert batch.buckets[0] == {"x:0": 2, "x:null": 3, "x:type": 2, COUNT_FIELD: 7}
+
+
+def test_a_prediction_without_features_counts_for_the_prediction_and_never_as_missing_features() -> None:
+    records = [Record(0, 0, event(0, 5.0)),
+               Record(0, 1, orjson.dumps({"model_id": "m1", "model_version": "1", "prediction_id": "p1", "ts": 0,
+                                          "features": {}, "prediction": 0.5}))]  # its features go as FeatureEvents
+    reference = ModelReference.build("m1", "v1", {"x": np.arange(100.0), "__prediction__": np.linspace(0, 1, 100)},
+                                     n_bins=4)
+    decoded = decode_batch(records, topic=TOPIC, max_bytes=10_000)
+    (batch,) = plan_batch(decoded, topic=TOPIC, models={"m1": ModelIngest(reference, 60)}).model_batches
+    assert batch.buckets[0] == {"x:0": 1, "__prediction__:2": 2, COUNT_FIELD: 2}
+
+
+def test_feature_events_count_their_features_under_their_own_watermarks() -> None:
+    from driftline.streams.ingest.decode import decode_feature_batch
+
+    reference = ModelReference.build("m1", "v1", {"x": np.arange(100.0), "__prediction__": np.linspace(0, 1, 100)},
+                                     n_bins=4)
+    raw = [orjson.dumps({"model_id": "m1", "ts": 1.0, "features": {"x": x}}) for x in (5.0, None, 80.0)]
+    decoded = decode_feature_batch([Record(2, i, v) for i, v in enumerate(raw)], topic="features", max_bytes=10_000)
+    plan_ = plan_batch(decoded, topic="features", models={"m1": ModelIngest(reference, 60, keep_predictions_seconds=60)},
+                       applied={("m1", -3): 0})  # the features topic's partition 2, offset 0 applied already
+    (batch,) = plan_.model_batches
+    assert batch.partition == -3 and batch.min_offset == 1  # apart from the predictions topic's partition 2
+    assert batch.buckets[0] == {"x:null": 1, "x:3": 1, COUNT_FIELD: 2}  # no prediction: not counted missing
+    assert batch.predictions == {}  # nothing to keep for a label join
 
 
 def test_values_outside_the_reference_range_are_counted_beside_their_bins() -> None:

@@ -122,6 +122,9 @@ class World:
                                                judge=judge, clock=lambda: 1000.0, monotonic=monotonic)
         self.labels = LabelProcessor(self.settings, labels, outputs, lambda _: spec, leases=self.state.leases,
                                      retrain=retrain, retry_delays=(0.0,), judge=judge, clock=lambda: 1000.0)
+        self.features = PredictionProcessor(self.settings, windows, outputs, specs={"m": spec},
+                                            leases=self.state.leases, retrain=retrain, retry_delays=(0.0,),
+                                            clock=lambda: 1000.0, monotonic=monotonic, features_only=True)
 
 
 def reference() -> ModelReference:
@@ -443,3 +446,40 @@ async def test_a_traffic_drop_fires_volume_and_its_return_resolves_it() -> None:
     assert volume[0] == ("firing", "critical", 8, 0.1), volume
     assert ("firing", "warning", 12, 3.0) in volume  # a spike to 3x: a warning
     assert [v[0] for v in volume].count("resolved") == 2 and volume[-1][0] == "resolved", volume
+
+
+async def test_feature_events_drive_the_same_windows_as_features_inside_predictions_exactly_once() -> None:
+    rng = np.random.default_rng(23)
+    reference = ModelReference.build("m", "v1", {"x": rng.normal(size=20_000), "y": rng.normal(size=20_000),
+                                                 "__prediction__": rng.uniform(0, 1, 20_000)})
+    embedded, apart = World(), World()
+    for world in (embedded, apart):
+        await world.state.windows.put_reference(reference)
+    n, inline, predictions, features = 1000, [], [], []
+    for w in range(4):
+        for i in range(n):
+            ts = w * 60 + i * 60 / n
+            values = {"x": float(rng.normal(3 if w == 2 else 0, 1)), "y": float(rng.normal())}
+            score = float(rng.uniform())
+            inline.append(orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"f{w}-{i}",
+                                        "ts": ts, "features": values, "prediction": score}))
+            predictions.append(orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"f{w}-{i}",
+                                             "ts": ts, "features": {}, "prediction": score}))
+            features.append(orjson.dumps({"model_id": "m", "ts": ts, "prediction_id": f"f{w}-{i}",
+                                          "features": values}))
+    await embedded.predictions.process([Record(0, i, v) for i, v in enumerate(inline)])
+    feature_records = [Record(0, i, v) for i, v in enumerate(features)]  # partition 0 of the other topic
+    prediction_records = [Record(0, i, v) for i, v in enumerate(predictions)]
+    for start in range(0, len(features), 500):  # the two topics read side by side, features a little ahead
+        await apart.features.process(feature_records[max(0, start - 300):start + 500])  # redelivered: once
+        await apart.predictions.process(prediction_records[start:start + 500])
+    await apart.features.process([Record(0, len(features), orjson.dumps({"model_id": "m", "ts": "soon"}))])
+
+    def drift(world: World) -> set[tuple[str, str, int]]:
+        return {(a.feature, a.state, int(a.window.start.timestamp() // 60)) for a in world.broker.alerts}
+
+    assert drift(apart) == drift(embedded) and ("x", "firing", 2) in drift(apart)
+    for w in range(3):
+        assert (await apart.state.windows.read_bucket("m", w)).features == \
+            (await embedded.state.windows.read_bucket("m", w)).features
+    assert [d.topic for d in apart.broker.letters] == [apart.settings.topics.features]

@@ -26,9 +26,15 @@ local n_online = tonumber(ARGV[8])
 local bucket = tonumber(ARGV[9])
 local horizon = nil
 if bucket > 0 then
-  local times = redis.call('HVALS', KEYS[2])
-  if #times >= tonumber(ARGV[11]) then
-    for _, t in ipairs(times) do
+  -- as windows.event_horizon: the predictions topic's partitions (>= 0), else the features topic's (< 0)
+  local pairs_ = redis.call('HGETALL', KEYS[2])
+  local chosen, features = {}, {}
+  for i = 1, #pairs_, 2 do
+    if tonumber(pairs_[i]) >= 0 then chosen[#chosen + 1] = pairs_[i + 1] else features[#features + 1] = pairs_[i + 1] end
+  end
+  if #chosen == 0 then chosen = features end
+  if #chosen > 0 and #chosen >= tonumber(ARGV[11]) then
+    for _, t in ipairs(chosen) do
       local h = tonumber(t) - tonumber(ARGV[10])
       if horizon == nil or h < horizon then horizon = h end
     end
