@@ -31,11 +31,14 @@ def format_alert(alert: DriftAlert) -> str:
 2026-01-01 23:00-2026-01-02 00:00 UTC  n=1000 labels vs ref 5000
     >>> from driftline.config import ValuesEvidence
     >>> print(format_alert(a.model_copy(update={"feature": "channel", "detector": "unseen", "statistic": 0.08,
-    ...     "threshold": 0.012, "p_value": 1e-30, "evidence": ValuesEvidence(values={"kiosk": 120, "atm": 40})})))
-    CRITICAL firing  fraud / channel: unseen 8.0% of values > 1.2% (p=1.0e-30); new: kiosk 120, atm 40  window 2026-01-01 00:06-00:07 UTC  n=1000 vs ref 5000
+    ...     "threshold": 0.012, "p_value": 1e-30,
+    ...     "evidence": ValuesEvidence(values={"kiosk": 120, "atm": 40})})))
+    CRITICAL firing  fraud / channel: unseen 8.0% of values > 1.2% (p=1.0e-30); new: kiosk 120, atm 40  \
+window 2026-01-01 00:06-00:07 UTC  n=1000 vs ref 5000
     >>> print(format_alert(a.model_copy(update={"feature": "__volume__", "detector": "volume", "statistic": 0.1,
     ...     "threshold": 0.25, "n_reference": 1000, "n_current": 100})))
-    CRITICAL firing  fraud / __volume__: volume 0.10x the usual 1000 events per window (beyond 0.25x)  window 2026-01-01 00:06-00:07 UTC  n=100
+    CRITICAL firing  fraud / __volume__: volume 0.10x the usual 1000 events per window (beyond 0.25x)  \
+window 2026-01-01 00:06-00:07 UTC  n=100
     >>> print(format_alert(a.model_copy(update={"feature": "__performance__", "detector": "ddm",
     ...     "statistic": 0.087, "threshold": 3.0, "n_reference": 0, "state": "resolved"})))
     CRITICAL resolved fraud / __performance__: ddm saw no further change (this says nothing of recovery)  \

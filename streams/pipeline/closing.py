@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -41,8 +42,10 @@ class WindowCloser:
     """Closes the windows of one model at a time; :meth:`close_due` is called after every applied batch."""
 
     def __init__(self, settings: Settings, store: WindowStore, leases: ModelLeases, outputs: Outputs,
-                 retrain: RetrainStep, *, on_statistic: StatisticObserver | None = None) -> None:
+                 retrain: RetrainStep, *, on_statistic: StatisticObserver | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
+        self._clock = clock
         self._store = store
         self._leases = leases
         self._outputs = outputs
@@ -65,9 +68,13 @@ class WindowCloser:
 
     async def _closable(self, monitor: ModelMonitor, expected_partitions: int, horizon: float | None) -> list[int]:
         layout = monitor.layout
+        # FeatureEvents quiet for the idle time (by the clock) while predictions come no longer hold windows open
+        idle = self._settings.idle_close_seconds
+        stale_before = self._clock() - idle if idle > 0 else None
         return await self._store.closable_buckets(monitor.model_id, bucket_seconds=layout.bucket_seconds,
                                                   lateness_seconds=layout.lateness_seconds,
-                                                  expected_partitions=expected_partitions, horizon=horizon)
+                                                  expected_partitions=expected_partitions, horizon=horizon,
+                                                  features_stale_before=stale_before)
 
     async def _close(self, monitor: ModelMonitor, window_id: int, lease: str, *, idle: bool = False) -> None:
         layout, model_id = monitor.layout, monitor.model_id

@@ -152,6 +152,8 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
     carrying = None if decoded.features_only else np.fromiter(map(bool, maps), dtype=bool, count=len(rows))
     if carrying is not None and carrying.all():
         carrying = None
+    if carrying is not None:
+        batch.features_apart_from = float(times[~carrying].min())
     for name, feature in model.reference.features.items():
         prediction_side = name == PREDICTION_FEATURE or class_of(name) is not None
         if prediction_side and decoded.features_only:
@@ -279,8 +281,8 @@ def _add_feature_counts(per_bucket: list[dict[str, int]], name: str, binned: _Bi
             if mask is not None and not mask[row]:
                 continue
             by_bucket.setdefault(int(local[row]), Counter())[category] += 1
-        for w, named in by_bucket.items():
-            for category, n in named.most_common(UNSEEN_NAMED_PER_BATCH):
+        for w, categories in by_bucket.items():
+            for category, n in categories.most_common(UNSEEN_NAMED_PER_BATCH):
                 per_bucket[w][f"{name}:{unseen_bin(category)}"] = n
 
 

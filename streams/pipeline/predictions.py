@@ -80,6 +80,8 @@ class PredictionProcessor:
         (the predictions' processor keeps those)."""
         self._settings = settings
         self._features_only = features_only
+        self._features_known: set[str] = set()
+        """Models whose windows already wait for their FeatureEvents (no need to ask the store again)."""
         self._store = store
         self._outputs = Outputs.of(outputs, settings.topics)
         defaults = defaults or WorkerDefaults()
@@ -91,7 +93,8 @@ class PredictionProcessor:
         self._online = OnlineRunner(store.detector_states)
         self._retrain = retrain
         self._leases = leases
-        self._closer = WindowCloser(settings, store, leases, self._outputs, retrain, on_statistic=on_statistic)
+        self._closer = WindowCloser(settings, store, leases, self._outputs, retrain, on_statistic=on_statistic,
+                                    clock=clock)
         self._topic_partitions = topic_partitions
         self._judge = judge
         self._clock = clock
@@ -199,6 +202,12 @@ class PredictionProcessor:
             raise Replan(f"a label of {batch.model_id} began waiting for a prediction of this batch")
         if self._judge is not None and batch.joins:
             await self._judge.judge(monitor.model_id, monitor.spec, batch.joins, monitor.layout.bucket_seconds)
+        if self._features_only:
+            await self._store.note_features(monitor.model_id, batch.partition, self._clock())
+        elif (batch.features_apart_from is not None and monitor.model_id not in self._features_known
+              and not await self._store.expect_features(monitor.model_id, batch.features_apart_from, self._clock())):
+            # its features come as FeatureEvents: its windows wait for them (already, or from this batch on)
+            self._features_known.add(monitor.model_id)
 
     async def _meet_waiting_labels(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         """Join the labels that came before these predictions (they wait in the store): the joins go with the

@@ -1,10 +1,10 @@
 """Read training data (CSV, JSON lines, Parquet) into feature columns for a reference.
 
-A column is numeric when its non-empty values parse as finite numbers — all of them, or all but at most
-:data:`MAX_MISMATCHED_SHARE` (1 %) of them, which are then recorded as the reference's values of the wrong
-type (a production column has its ``"N/A"`` and ``"error"`` too; a boolean is a number, true is 1) — and
-categorical otherwise (strings, mixed) or when named in ``categorical`` (class ids, zip codes: numbers that are names). The column named
-``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
+A column is numeric when its non-empty values parse as finite numbers — all of them, or all but at
+most :data:`MAX_MISMATCHED_SHARE` (1 %) of them, which are then recorded as the reference's values of the
+wrong type (a production column has its ``"N/A"`` and ``"error"`` too; a boolean is a number, true is 1) — and
+categorical otherwise (strings, mixed) or when named in ``categorical`` (class ids, zip codes: numbers that are
+names). The column named ``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
 in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from driftline.streams.state.client import RedisClient, redis_client
 from driftline.streams.state.errors import TRANSIENT_ERRORS, LeaseLost
 from driftline.streams.state.history import FeaturePoint, WindowPoint, window_point
+from driftline.streams.state.keys import features_partition
 from driftline.streams.state.label_values import (
     Join,
     KeptPrediction,
@@ -19,7 +20,6 @@ from driftline.streams.state.label_values import (
     read_stored_prediction,
     stored_prediction,
 )
-from driftline.streams.state.keys import features_partition
 from driftline.streams.state.lease import TriggerLease
 from driftline.streams.state.memory import MemoryState
 from driftline.streams.state.ports import (

@@ -36,6 +36,17 @@ def partition_event_times(model_id: str) -> str:
     return f"{_tag(model_id)}:pts"
 
 
+def features_seen(model_id: str) -> str:
+    """Hash: features-topic partition (:func:`features_partition`) -> the wall-clock time (epoch seconds) of its
+    last batch for this model; a partition quiet for long no longer holds the model's windows open."""
+    return f"{_tag(model_id)}:fseen"
+
+
+FEATURES_EXPECTED = -(1 << 31)
+"""The placeholder features partition of a model whose predictions come without features, until its
+FeatureEvents' own partition is known (``expect_features.lua``)."""
+
+
 def features_partition(partition: int) -> int:
     """Where a features-topic partition's watermark and event time are kept: ``-1 - partition``, so the
     two input topics never share a field (both topics have a partition 0).

@@ -21,6 +21,7 @@ from typing import Any
 from driftline.config import DriftAlert, RetrainTrigger
 from driftline.detectors import AlertState, FiringAlert, ModelReference, RetrainState
 from driftline.streams.state.history import WindowPoint, window_entry_id
+from driftline.streams.state.keys import FEATURES_EXPECTED
 from driftline.streams.state.memory_labels import LabelSide, MemoryLabelStore, keep_and_join
 from driftline.streams.state.ports import (
     COUNT_FIELD,
@@ -44,6 +45,7 @@ class _Model:
 
     reference: ModelReference | None = None
     watermarks: dict[int, int] = field(default_factory=dict)
+    features_seen: dict[int, float] = field(default_factory=dict)
     event_times: dict[int, float] = field(default_factory=dict)
     open: set[int] = field(default_factory=set)
     closed: set[int] = field(default_factory=set)
@@ -157,14 +159,31 @@ class MemoryWindowStore:
         return {f: states[f] for f in fields if f in states}
 
     async def closable_buckets(self, model_id: str, *, bucket_seconds: int, lateness_seconds: int,
-                               expected_partitions: int = 0, horizon: float | None = None) -> list[int]:
+                               expected_partitions: int = 0, horizon: float | None = None,
+                               features_stale_before: float | None = None) -> list[int]:
         model = self._models[model_id]
         if horizon is None:
-            horizon = event_horizon(model.event_times, expected_partitions)
+            stale = [p for p, t in model.features_seen.items()
+                     if features_stale_before is not None and t < features_stale_before]
+            horizon = event_horizon(model.event_times, expected_partitions, stale)
             if horizon is None:
                 return []
         passed = horizon - lateness_seconds
         return sorted(w for w in model.open if (w + 1) * bucket_seconds <= passed)
+
+    async def note_features(self, model_id: str, partition: int, wall_time: float) -> None:
+        model = self._models[model_id]
+        model.features_seen[partition] = wall_time
+        model.event_times.pop(FEATURES_EXPECTED, None)
+        model.features_seen.pop(FEATURES_EXPECTED, None)
+
+    async def expect_features(self, model_id: str, event_time: float, wall_time: float) -> bool:
+        model = self._models[model_id]
+        if any(p < 0 for p in model.event_times):
+            return False
+        model.event_times[FEATURES_EXPECTED] = event_time
+        model.features_seen[FEATURES_EXPECTED] = wall_time
+        return True
 
     async def read_bucket(self, model_id: str, bucket_id: int) -> WindowCounts:
         return await self.read_buckets(model_id, [bucket_id])

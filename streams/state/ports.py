@@ -83,6 +83,9 @@ class ModelBatch:
     online_values: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """Per online detector (its index in the spec): the finite values fed to it, and their event times
     (what the online runner reads; the store does not)."""
+    features_apart_from: float | None = None
+    """The event time of the batch's first prediction that came without features (they are sent as
+    FeatureEvents), or None when every prediction carried its features."""
 
     @property
     def n_events(self) -> int:
@@ -157,9 +160,16 @@ class WindowStore(ReferenceStore, Protocol):
     async def warmup_rows(self, model_id: str) -> list[bytes]: ...
     async def detector_states(self, model_id: str, fields: Sequence[str]) -> dict[str, bytes]: ...
     async def closable_buckets(self, model_id: str, *, bucket_seconds: int, lateness_seconds: int,
-                               expected_partitions: int = 0, horizon: float | None = None) -> list[int]:
+                               expected_partitions: int = 0, horizon: float | None = None,
+                               features_stale_before: float | None = None) -> list[int]:
         """The last buckets of open windows the event-time horizon (minus the lateness) has passed: the
-        model's slowest partition's event time, or ``horizon`` when given (a quiet stream's estimate)."""
+        model's slowest partition's event time, or ``horizon`` when given (a quiet stream's estimate); features
+        partitions whose last batch came before ``features_stale_before`` (wall clock) do not hold it."""
+        ...
+    async def note_features(self, model_id: str, partition: int, wall_time: float) -> None: ...
+    async def expect_features(self, model_id: str, event_time: float, wall_time: float) -> bool:
+        """Hold the model's windows open for FeatureEvents from ``event_time`` on, unless its features topic
+        has a partition already (False)."""
         ...
     async def read_buckets(self, model_id: str, bucket_ids: Iterable[int]) -> WindowCounts: ...
     async def alert_states(self, model_id: str) -> dict[str, AlertState]: ...

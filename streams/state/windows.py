@@ -10,7 +10,7 @@ window whose alert is already out. A window's close is one fenced Lua call (``lu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import SecretStr
@@ -64,6 +64,7 @@ class RedisWindowStore:
         self._apply = client.register_script(script("apply"))
         self._warmup = client.register_script(script("warmup"))
         self._close = client.register_script(script("close"))
+        self._expect_features = client.register_script(script("expect_features"))
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **kwargs: int) -> RedisWindowStore:
@@ -182,7 +183,8 @@ class RedisWindowStore:
         return await hmget_present(self._redis, keys.detector_states(model_id), fields)
 
     async def closable_buckets(self, model_id: str, *, bucket_seconds: int, lateness_seconds: int,
-                               expected_partitions: int = 0, horizon: float | None = None) -> list[int]:
+                               expected_partitions: int = 0, horizon: float | None = None,
+                               features_stale_before: float | None = None) -> list[int]:
         """The last buckets of open windows whose end plus the allowed lateness is behind the model's event-time
         horizon: the smallest of its partitions' event times, so no partition still owes events to them.
 
@@ -191,13 +193,33 @@ class RedisWindowStore:
         event time instead (a quiet stream's, estimated from the wall clock).
         """
         if horizon is None:
-            times = await self._redis.hgetall(keys.partition_event_times(model_id))
-            horizon = event_horizon({int(text(p)): float(t) for p, t in times.items()}, expected_partitions)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.partition_event_times(model_id))
+                pipe.hgetall(keys.features_seen(model_id))
+                times, seen = await pipe.execute()
+            stale = [int(text(p)) for p, t in seen.items()
+                     if features_stale_before is not None and float(t) < features_stale_before]
+            horizon = event_horizon({int(text(p)): float(t) for p, t in times.items()}, expected_partitions, stale)
             if horizon is None:
                 return []
         open_ids = await self._redis.smembers(keys.open_windows(model_id))
         passed = horizon - lateness_seconds
         return sorted(w for w in (int(x) for x in open_ids) if (w + 1) * bucket_seconds <= passed)
+
+    async def note_features(self, model_id: str, partition: int, wall_time: float) -> None:
+        """A batch of the model's FeatureEvents from this (features) partition was applied at ``wall_time``
+        (its event time is in the partition event times, by the apply): the placeholder goes."""
+        placeholder = str(keys.FEATURES_EXPECTED)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.features_seen(model_id), str(partition), repr(wall_time))
+            pipe.hdel(keys.partition_event_times(model_id), placeholder)
+            pipe.hdel(keys.features_seen(model_id), placeholder)
+            await pipe.execute()
+
+    async def expect_features(self, model_id: str, event_time: float, wall_time: float) -> bool:
+        key_list = [keys.partition_event_times(model_id), keys.features_seen(model_id)]
+        args: list[str | int] = [keys.FEATURES_EXPECTED, repr(event_time), repr(wall_time)]
+        return bool(await self._expect_features(keys=key_list, args=args))
 
     async def read_bucket(self, model_id: str, bucket_id: int) -> WindowCounts:
         return await self.read_buckets(model_id, [bucket_id])
@@ -258,19 +280,25 @@ class RedisWindowStore:
         return {text(k): json.loads(v) for k, v in stored.items()}
 
 
-def event_horizon(times: Mapping[int, float], expected_partitions: int = 0) -> float | None:
-    """A model's event-time horizon from its partitions' event times: the smallest over the predictions
-    topic's partitions (``expected_partitions`` of them at least), or over the features topic's
-    (:func:`~driftline.streams.state.keys.features_partition`, negative) for a model that sends only features.
-    The leading input decides, so features that stop never hold a model's windows open (features later than
-    its predictions count as late); None while no horizon is known. apply.lua computes the same.
+def event_horizon(times: Mapping[int, float], expected_partitions: int = 0,
+                  stale: Collection[int] = ()) -> float | None:
+    """A model's event-time horizon from its partitions' event times: the smallest over the predictions topic's
+    partitions (``expected_partitions`` of them at least) and the features topic's
+    (:func:`~driftline.streams.state.keys.features_partition`, negative), so a window closes once both inputs
+    have passed it — except the features partitions in ``stale`` (quiet by the wall clock while predictions
+    come), which no longer hold it open: their later events count as late. A model that sends only features is
+    judged on them. None while no horizon is known. apply.lua computes it without ``stale`` (never stricter
+    than this: a bucket it takes for open, the closer closes).
 
-    >>> event_horizon({0: 50.0, 1: 40.0, -1: 10.0}), event_horizon({-1: 10.0, -2: 30.0}), event_horizon({0: 5.0}, 2)
-    (40.0, 10.0, None)
+    >>> event_horizon({0: 50.0, 1: 40.0, -1: 10.0}), event_horizon({0: 50.0, -1: 10.0}, stale=[-1])
+    (10.0, 50.0)
+    >>> event_horizon({-1: 10.0, -2: 30.0}), event_horizon({0: 5.0}, 2), event_horizon({})
+    (10.0, None, None)
     """
-    chosen = [t for p, t in times.items() if p >= 0] or [t for p, t in times.items() if p < 0]
-    if not chosen or len(chosen) < expected_partitions:
+    predictions = [t for p, t in times.items() if p >= 0]
+    if len(predictions or times) < max(expected_partitions, 1):
         return None
+    chosen = [t for p, t in times.items() if p >= 0 or p not in stale or not predictions]
     return min(chosen)
 
 

@@ -124,4 +124,4 @@ def test_the_signal_detectors_the_config_knows_are_the_ones_the_detectors_comput
     from driftline.detectors import SIGNALS
     from driftline.detectors.volume import VOLUME
 
-    assert SIGNAL_DETECTORS == {*SIGNALS, VOLUME}
+    assert {*SIGNALS, VOLUME} == SIGNAL_DETECTORS

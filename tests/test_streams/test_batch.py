@@ -63,8 +63,9 @@ def test_feature_events_count_their_features_under_their_own_watermarks() -> Non
                                      n_bins=4)
     raw = [orjson.dumps({"model_id": "m1", "ts": 1.0, "features": {"x": x}}) for x in (5.0, None, 80.0)]
     decoded = decode_feature_batch([Record(2, i, v) for i, v in enumerate(raw)], topic="features", max_bytes=10_000)
-    plan_ = plan_batch(decoded, topic="features", models={"m1": ModelIngest(reference, 60, keep_predictions_seconds=60)},
-                       applied={("m1", -3): 0})  # the features topic's partition 2, offset 0 applied already
+    models = {"m1": ModelIngest(reference, 60, keep_predictions_seconds=60)}
+    # the features topic's partition 2 has its offset 0 applied already
+    plan_ = plan_batch(decoded, topic="features", models=models, applied={("m1", -3): 0})
     (batch,) = plan_.model_batches
     assert batch.partition == -3 and batch.min_offset == 1  # apart from the predictions topic's partition 2
     assert batch.buckets[0] == {"x:null": 1, "x:3": 1, COUNT_FIELD: 2}  # no prediction: not counted missing

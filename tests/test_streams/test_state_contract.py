@@ -152,6 +152,33 @@ async def test_the_horizon_is_the_slowest_partition(backend: Backend) -> None:
     assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0) == [1]
 
 
+async def test_feature_events_hold_windows_open_until_their_topic_passes_or_goes_quiet(backend: Backend) -> None:
+    """Predictions without features wait for the features topic (a placeholder until its partition is known);
+    a features partition quiet by the wall clock no longer holds them, and its partition 0 is not the
+    predictions topic's."""
+    from driftline.streams.state import features_partition
+
+    store, model = backend.state.windows, model_id()
+    await store.apply(batch(model, 0, (0, 0), {0: {"__prediction__:0": 1, COUNT_FIELD: 1}}, ts=30.0))
+    assert await store.expect_features(model, 30.0, wall_time=1000.0)
+    assert not await store.expect_features(model, 40.0, wall_time=1000.0)  # set once
+    await store.apply(batch(model, 0, (1, 1), {3: {"__prediction__:0": 1, COUNT_FIELD: 1}}, ts=200.0))
+    assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0) == []  # waiting for features
+    assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0,
+                                        features_stale_before=1001.0) == [0]  # ... for a while only
+    features = features_partition(0)
+    assert await store.apply(batch(model, features, (0, 0), {0: {"x:0": 1, COUNT_FIELD: 1}}, ts=50.0)) \
+        is ApplyResult.APPLIED  # offset 0 of the features topic: not the predictions' offset 0
+    await store.note_features(model, features, wall_time=1002.0)
+    assert not await store.expect_features(model, 200.0, wall_time=1003.0)  # its partition is known now
+    assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0) == []  # features at 50
+    await store.apply(batch(model, features, (1, 1), {2: {"x:0": 1, COUNT_FIELD: 1}}, ts=130.0))
+    assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0) == [0]  # both passed it
+    assert (await store.read_buckets(model, [0])).features == {"__prediction__": {"0": 1}, "x": {"0": 1}}
+    assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0,
+                                        features_stale_before=1002.5) == [0, 2]  # quiet features: predictions'
+
+
 async def test_a_spread_model_closes_nothing_until_every_partition_has_carried_it(backend: Backend) -> None:
     store, model = backend.state.windows, model_id()
     layout = BucketLayout(bucket_seconds=60, lateness_seconds=0, expected_partitions=4)

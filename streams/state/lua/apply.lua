@@ -26,16 +26,16 @@ local n_online = tonumber(ARGV[8])
 local bucket = tonumber(ARGV[9])
 local horizon = nil
 if bucket > 0 then
-  -- as windows.event_horizon: the predictions topic's partitions (>= 0), else the features topic's (< 0)
+  -- as windows.event_horizon, without its stale features partitions: every partition of both input topics
   local pairs_ = redis.call('HGETALL', KEYS[2])
-  local chosen, features = {}, {}
+  local predictions = 0
   for i = 1, #pairs_, 2 do
-    if tonumber(pairs_[i]) >= 0 then chosen[#chosen + 1] = pairs_[i + 1] else features[#features + 1] = pairs_[i + 1] end
+    if tonumber(pairs_[i]) >= 0 then predictions = predictions + 1 end
   end
-  if #chosen == 0 then chosen = features end
-  if #chosen > 0 and #chosen >= tonumber(ARGV[11]) then
-    for _, t in ipairs(chosen) do
-      local h = tonumber(t) - tonumber(ARGV[10])
+  local known = predictions > 0 and predictions or #pairs_ / 2
+  if known > 0 and known >= tonumber(ARGV[11]) then
+    for i = 2, #pairs_, 2 do
+      local h = tonumber(pairs_[i]) - tonumber(ARGV[10])
       if horizon == nil or h < horizon then horizon = h end
     end
   end
