@@ -20,7 +20,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
-NUMERIC_TESTS = frozenset({"psi", "ks", "wasserstein", "jensen_shannon", "hellinger"})
+NUMERIC_TESTS = frozenset({"psi", "ks", "wasserstein", "jensen_shannon", "hellinger", "chi_square"})
+DISCRETE_TESTS = ("psi", "chi_square")
+"""A numeric feature of a few values (a flag, a count, a code: one bin per value) is tested as the discrete
+distribution it is: chi-square is the gate (KS assumes a continuous one)."""
 CATEGORICAL_TESTS = frozenset({"psi", "chi_square", "jensen_shannon", "hellinger"})
 ONLINE_DETECTORS = frozenset({"adwin", "kswin", "page_hinkley", "ddm", "eddm", "hddm_a", "hddm_w"})
 ERROR_STREAM_DETECTORS = frozenset({"ddm", "eddm", "hddm_a", "hddm_w"})

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from driftline.detectors.sketches.histogram import NumericHistogram
+from driftline.detectors.sketches.histogram import DISCRETE_MAX_VALUES, NumericHistogram
 from driftline.detectors.values import numeric_values
 
 FORMAT_VERSION = 2
@@ -50,6 +50,8 @@ class FeatureReference:
     low: float | None = None
     high: float | None = None
     mismatched: int = 0
+    discrete: bool = False
+    """A few distinct values (a flag, a count, a code), one bin each (``quantile_edges``): tested as discrete."""
 
     @classmethod
     def build(cls, values: ArrayLike, *, n_bins: int = 10, mismatched: int = 0) -> FeatureReference:
@@ -65,7 +67,8 @@ class FeatureReference:
         hist = NumericHistogram.from_reference(finite, n_bins=n_bins)
         return cls(edges=tuple(float(e) for e in hist.edges), counts=tuple(int(c) for c in hist.counts),
                    nulls=int(raw.size - finite.size) - mismatched, low=float(finite.min()),
-                   high=float(finite.max()), mismatched=mismatched)
+                   high=float(finite.max()), mismatched=mismatched,
+                   discrete=np.unique(finite).size <= DISCRETE_MAX_VALUES)
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.edges) + 1:
@@ -92,6 +95,8 @@ class FeatureReference:
             data["range"] = [self.low, self.high]
         if self.mismatched:
             data["mismatched"] = self.mismatched
+        if self.discrete:
+            data["discrete"] = True
         return data
 
 
@@ -255,7 +260,7 @@ def _feature_from_dict(data: Mapping[str, Any]) -> AnyFeatureReference:
     low, high = data.get("range") or (None, None)
     return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]), nulls=nulls,
                             low=None if low is None else float(low), high=None if high is None else float(high),
-                            mismatched=int(data.get("mismatched", 0)))
+                            mismatched=int(data.get("mismatched", 0)), discrete=bool(data.get("discrete", False)))
 
 
 def content_version(reference: ModelReference) -> str:

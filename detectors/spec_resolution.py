@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from driftline.config import PREDICTION_FEATURE, CategoricalFeature, Feature, ModelSpec, NumericFeature
-from driftline.detectors.reference import CategoricalReference, ModelReference
+from driftline.config.monitor_spec import DISCRETE_TESTS
+from driftline.detectors.reference import CategoricalReference, FeatureReference, ModelReference
 
 
 def infer_spec(reference: ModelReference, defaults: ModelSpec) -> ModelSpec:
@@ -82,8 +83,17 @@ def spec_problems(spec: ModelSpec, reference: ModelReference) -> list[str]:
 
 
 def _default_feature(feature: object) -> Feature:
+    """A feature's kind's default tests; a discrete numeric one's are chi-square's (``DISCRETE_TESTS``).
+
+    >>> import numpy as np
+    >>> flag = FeatureReference.build(np.array([0.0, 1.0, 0.0, 0.0]))
+    >>> flag.discrete, _default_feature(flag).tests, _default_feature(FeatureReference.build(np.arange(50.0))).tests
+    (True, ('psi', 'chi_square'), ('psi', 'ks', 'wasserstein'))
+    """
     if isinstance(feature, CategoricalReference):
         return CategoricalFeature(kind="categorical")
+    if isinstance(feature, FeatureReference) and feature.discrete:
+        return NumericFeature(tests=DISCRETE_TESTS)
     return NumericFeature()
 
 
@@ -94,7 +104,7 @@ def resolve_spec(
     inferred one.
 
     >>> import numpy as np
-    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(10.0), "y": np.arange(10.0)})
+    >>> ref = ModelReference.build("m", "v1", {"x": np.arange(100.0), "y": np.arange(100.0)})
     >>> list(resolve_spec("m", ref, {}, ModelSpec()).features)
     ['x', 'y']
     >>> own = ModelSpec(features={"y": NumericFeature(tests=("ks",))}, join_labels=True)
