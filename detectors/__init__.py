@@ -45,6 +45,7 @@ from driftline.detectors.quality import (
     missing_windows,
     quality_windows,
     unseen_bin,
+    values_counted,
 )
 from driftline.detectors.reference import (
     AnyFeatureReference,
@@ -91,6 +92,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "OUT_OF_RANGE_BIN",
     "UNSEEN_NAMED_PER_BATCH",
     "unseen_bin",
+    "values_counted",
     "numeric_values",
     "category_name",
     "hellinger_test",

@@ -63,6 +63,16 @@ false alarm a month of them; the minimum rise keeps large windows quiet on trivi
 MISSING_ALPHA = QUALITY_ALPHA
 
 
+def values_counted(bins: Mapping[str, int]) -> int:
+    """How many of the feature's values a window's counts hold: its bins, its missing and its wrong-typed
+    values (``out`` and the unseen names count values its bins hold already).
+
+    >>> values_counted({"0": 5, "3": 2, "null": 1, "type": 1, "out": 2, "~kiosk": 2})
+    9
+    """
+    return sum(n for b, n in bins.items() if b.isdigit() or b in (NULL_BIN, WRONG_TYPE_BIN))
+
+
 def unseen_bin(category: str) -> str:
     """The bin name an unseen category is counted under.
 

@@ -25,6 +25,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from driftline.config import Settings
+from driftline.detectors import values_counted
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.state import TRANSIENT_ERRORS, WindowStore
 from driftline.streams.testing.simulate import EPOCH, FraudSimulator
@@ -125,7 +126,7 @@ async def counted(store: WindowStore, workload: Workload) -> Counted:
             window = await store.read_buckets(sim.model_id, [w])
             in_windows += window.n_events
             for feature, bins in window.features.items():
-                per_feature[feature] += sum(bins.values())
+                per_feature[feature] += values_counted(bins)
     return Counted(in_windows, late, dict(per_feature))
 
 

@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 
+from driftline.detectors import values_counted
 from driftline.streams.state.windows import RedisWindowStore
 from driftline.streams.testing.oracle import Counted
 from driftline.streams.testing.simulate import EPOCH
@@ -53,7 +54,7 @@ async def counted(store: RedisWindowStore, model_ids: str | Iterable[str], windo
             bucket = await store.read_bucket(model_id, w)
             in_windows += bucket.n_events
             for feature, bins in bucket.features.items():
-                per_feature[feature] += sum(bins.values())
+                per_feature[feature] += values_counted(bins)
     return Counted(in_windows, late, dict(per_feature))
 
 
