@@ -21,6 +21,7 @@ from driftline.config import Settings
 from driftline.detectors import (
     VOLUME_KEY,
     FeatureWindow,
+    ModelReference,
     VolumeBaseline,
     compare_window,
     quality_windows,
@@ -30,7 +31,15 @@ from driftline.detectors import (
 from driftline.streams.pipeline.model_setup import ModelMonitor
 from driftline.streams.pipeline.outputs import Outputs
 from driftline.streams.pipeline.retrain import RetrainStep
-from driftline.streams.state import CloseResult, LeaseLost, ModelLeases, WindowClose, WindowStore, window_point
+from driftline.streams.state import (
+    CloseResult,
+    LeaseLost,
+    ModelLeases,
+    WindowClose,
+    WindowCounts,
+    WindowStore,
+    window_point,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +89,12 @@ class WindowCloser:
         layout, model_id = monitor.layout, monitor.model_id
         first = window_id - layout.buckets_per_window + 1
         counts = await self._store.read_buckets(model_id, range(first, window_id + 1))
+        reference, counts = await self._binned_on(monitor, first, window_id, counts)
         start = datetime.fromtimestamp(first * layout.bucket_seconds, tz=UTC)
         end = datetime.fromtimestamp((window_id + 1) * layout.bucket_seconds, tz=UTC)
         states = await self._store.alert_states(model_id)
-        results = [*compare_window(monitor.reference, monitor.spec, counts.features),
-                   *quality_windows(monitor.reference, monitor.spec, counts.features, tracked=states.keys())]
+        results = [*compare_window(reference, monitor.spec, counts.features),
+                   *quality_windows(reference, monitor.spec, counts.features, tracked=states.keys())]
         baseline = VolumeBaseline.from_dict((await self._store.latest(model_id)).get(VOLUME_KEY, {}).get("baseline"))
         volume, baseline = volume_window(counts.n_events, window_id, baseline, partial_end=idle)
         if volume is not None:
@@ -92,7 +102,7 @@ class WindowCloser:
         if self._on_statistic is not None:
             for r in results:
                 self._on_statistic(model_id, r.key, r.verdict.test, r.verdict.statistic)
-        states, alerts = window_alerts(monitor.reference, results, states, monitor.policy, start=start, end=end)
+        states, alerts = window_alerts(reference, results, states, monitor.policy, start=start, end=end)
         await self._outputs.alerts(alerts)
         await self._retrain.after_alerts(model_id, monitor.retrain, alerts, end.timestamp())
         if alerts and self._settings.fault_hold_close_seconds:
@@ -111,6 +121,28 @@ class WindowCloser:
             # Paused past the lease's TTL, and another worker holds it now: nothing was stored; the batch is
             # re-run (what this one published is what the new holder publishes: repeats of the same ids).
             raise LeaseLost(f"model {model_id}: lease lost while closing window {window_id}")
+
+
+    async def _binned_on(self, monitor: ModelMonitor, first: int, window_id: int,
+                         counts: WindowCounts) -> tuple[ModelReference, WindowCounts]:
+        """The reference the window's counts are binned on, and the counts judged: a window opened before a
+        reference switch keeps the version that binned it; a sliding window across a switch is judged on the
+        buckets of its newest bucket's version only (bins of two versions never add up)."""
+        if not counts.versions or counts.versions == {monitor.reference.version}:
+            return monitor.reference, counts
+        model_id = monitor.model_id
+        pins = await self._store.bucket_versions(model_id, list(range(first, window_id + 1)))
+        version = pins[max(pins)]
+        if len(counts.versions) > 1:
+            counts = await self._store.read_buckets(model_id, [b for b, v in sorted(pins.items()) if v == version])
+        if version == monitor.reference.version:
+            return monitor.reference, counts
+        reference = await self._store.get_reference_version(model_id, version)
+        if reference is None:
+            log.error("model %s: window %d is binned on reference version %s, which is no longer kept; judged "
+                      "on %s", model_id, window_id, version, monitor.reference.version)
+            return monitor.reference, counts
+        return reference, counts
 
 
 def latest_statistics(window_id: int, window_end: float, results: Sequence[FeatureWindow], *,

@@ -11,6 +11,7 @@ kept too (with their event time), per UTC day of their record's timestamp, for t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -74,8 +75,11 @@ def plan_batch(
     models: Mapping[str, ModelIngest],
     applied: Mapping[tuple[str, int], int] | None = None,
     warming: Collection[str] = (),
+    pinned: Mapping[str, Mapping[int, ModelReference | None]] | None = None,
 ) -> BatchPlan:
-    """Group valid events by (model, partition) and bin them on the reference's edges.
+    """Group valid events by (model, partition) and bin them on the reference's edges — or, for a bucket
+    ``pinned`` to another version (binned on it before a switch), on that version's (None: that version is no
+    longer kept, and its events are dead-lettered rather than binned on edges they were not counted on).
 
     ``applied`` maps (model, partition) to the last offset already in Redis;
     records at or below it are skipped (a redelivery after a crash), so the
@@ -86,10 +90,18 @@ def plan_batch(
     dead = list(decoded.dead_letters)
     groups: dict[tuple[str, int], list[int]] = {}
     warm: dict[tuple[str, int], list[int]] = {}
+    pinned = pinned or {}
     for i, (rec, model_id) in enumerate(zip(decoded.records, decoded.model_ids, strict=True)):
         partition = state_partition(decoded, rec.partition)
         if rec.offset <= applied.get((model_id, partition), -1):
             continue
+        if model_id in pinned and model_id in models:
+            pin = pinned[model_id]
+            bucket = int(decoded.times[i] // models[model_id].bucket_seconds)
+            if bucket in pin and pin[bucket] is None:
+                dead.append(record_dead_letter(rec, topic, f"its window of model {model_id!r} is binned on a "
+                                               "reference version no longer kept"))
+                continue
         if model_id in models:
             groups.setdefault((model_id, partition), []).append(i)
         elif model_id in warming and not decoded.features_only:
@@ -100,7 +112,7 @@ def plan_batch(
         else:
             dead.append(record_dead_letter(rec, topic, f"unknown model {model_id!r}: no reference has been set for it"))
     batches = [
-        _bin_group(decoded, model_id, partition, rows, models[model_id])
+        _bin_group(decoded, model_id, partition, rows, models[model_id], pinned.get(model_id, {}))
         for (model_id, partition), rows in groups.items()
     ]
     warmups = [_warmup_rows(decoded, model_id, partition, rows) for (model_id, partition), rows in warm.items()]
@@ -137,11 +149,25 @@ def _warmup_prediction_columns(prediction: Any) -> dict[str, Any]:
     return columns
 
 
-def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int], model: ModelIngest) -> ModelBatch:
+def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[int], model: ModelIngest,
+               pinned: Mapping[int, ModelReference | None] | None = None) -> ModelBatch:
     offsets = np.fromiter((decoded.records[i].offset for i in rows), dtype=np.int64, count=len(rows))
     times = np.fromiter((decoded.times[i] for i in rows), dtype=np.float64, count=len(rows))
     bucket_ids, local = np.unique(np.floor_divide(times, model.bucket_seconds).astype(np.int64), return_inverse=True)
     batch = ModelBatch(model_id, partition, int(offsets.min()), int(offsets.max()), float(times.max()))
+    batch.versions = dict.fromkeys((int(b) for b in bucket_ids), model.reference.version)
+    _bin_rows(decoded, rows, model, batch, bucket_ids, local, times)
+    for w, bucket in enumerate(bucket_ids.tolist()):
+        older = (pinned or {}).get(bucket)
+        if older is not None and older.version != model.reference.version:  # binned on it before a switch
+            sub = [r for r, at in zip(rows, local.tolist(), strict=True) if at == w]
+            again = _bin_group(decoded, model_id, partition, sub, dataclasses.replace(model, reference=older))
+            batch.buckets[bucket], batch.versions[bucket] = again.buckets[bucket], older.version
+    return batch
+
+
+def _bin_rows(decoded: DecodedBatch, rows: list[int], model: ModelIngest, batch: ModelBatch, bucket_ids: np.ndarray,
+              local: np.ndarray, times: np.ndarray) -> None:
     per_bucket = [batch.buckets.setdefault(int(b), {}) for b in bucket_ids]
     for w, n in enumerate(np.bincount(local, minlength=bucket_ids.size)):
         per_bucket[w][COUNT_FIELD] = int(n)
@@ -185,7 +211,6 @@ def _bin_group(decoded: DecodedBatch, model_id: str, partition: int, rows: list[
         batch.online_values[index] = (column[finite], times[finite])
     if model.keep_predictions_seconds > 0 and not decoded.features_only:
         _keep_predictions(batch, decoded, rows, model, bucket_ids, local)
-    return batch
 
 
 def _keep_predictions(batch: ModelBatch, decoded: DecodedBatch, rows: list[int], model: ModelIngest,

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from driftline.config import PREDICTION_FEATURE, DeadLetter, ModelSpec, Settings
-from driftline.detectors import NotComparable
+from driftline.detectors import ModelReference, NotComparable
 from driftline.streams.ingest.decode import Record, decode_batch, decode_feature_batch
 from driftline.streams.ingest.errors import Replan
 from driftline.streams.ingest.retry import DEFAULT_DELAYS, Guard, attempts
@@ -81,6 +81,8 @@ class PredictionProcessor:
         self._settings = settings
         self._features_only = features_only
         self._features_known: set[str] = set()
+        self._pinned: dict[str, dict[int, ModelReference | None]] = {}
+        """Per model, buckets binned on an earlier reference version (learnt from a refused apply)."""
         """Models whose windows already wait for their FeatureEvents (no need to ask the store again)."""
         self._store = store
         self._outputs = Outputs.of(outputs, settings.topics)
@@ -117,7 +119,8 @@ class PredictionProcessor:
                         for rec, m in zip(decoded.records, decoded.model_ids, strict=True)})
         applied = await self._store.applied_offsets(pairs)
         models = {m: monitor.ingest() for m, monitor in monitors.items()}
-        plan = plan_batch(decoded, topic=topic, models=models, applied=applied, warming=warming)
+        plan = plan_batch(decoded, topic=topic, models=models, applied=applied, warming=warming,
+                          pinned={m: pins for m, pins in self._pinned.items() if m in models})
         await self._outputs.dead_letters(plan.dead_letters)
         for batch in plan.model_batches:
             await self._apply(monitors[batch.model_id], batch)
@@ -200,6 +203,9 @@ class PredictionProcessor:
             raise Replan(f"watermark of {batch.model_id} partition {batch.partition} moved during the batch")
         if result is ApplyResult.JOIN_RACE:
             raise Replan(f"a label of {batch.model_id} began waiting for a prediction of this batch")
+        if result is ApplyResult.VERSION_PINNED:
+            await self._learn_pins(monitor, batch)
+            raise Replan(f"a window of {batch.model_id} is binned on an earlier reference version; re-binning on it")
         if self._judge is not None and batch.joins:
             await self._judge.judge(monitor.model_id, monitor.spec, batch.joins, monitor.layout.bucket_seconds)
         if self._features_only:
@@ -208,6 +214,18 @@ class PredictionProcessor:
               and not await self._store.expect_features(monitor.model_id, batch.features_apart_from, self._clock())):
             # its features come as FeatureEvents: its windows wait for them (already, or from this batch on)
             self._features_known.add(monitor.model_id)
+
+    async def _learn_pins(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
+        """The versions this batch's buckets are binned on, and those versions' references, for the re-plan
+        (a window open across a reference switch keeps the version that binned its first events)."""
+        pins = await self._store.bucket_versions(monitor.model_id, sorted(batch.buckets))
+        references: dict[str, ModelReference | None] = {}
+        for version in set(pins.values()) - {monitor.reference.version}:
+            references[version] = await self._store.get_reference_version(monitor.model_id, version)
+            if references[version] is None:
+                log.error("model %s: a window is binned on reference version %s, which is no longer kept; its "
+                          "events are dead-lettered", monitor.model_id, version)
+        self._pinned[monitor.model_id] = {b: references[v] for b, v in pins.items() if v in references}
 
     async def _meet_waiting_labels(self, monitor: ModelMonitor, batch: ModelBatch) -> None:
         """Join the labels that came before these predictions (they wait in the store): the joins go with the

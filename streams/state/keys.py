@@ -20,6 +20,12 @@ def reference(model_id: str) -> str:
     return f"{_tag(model_id)}:ref"
 
 
+def reference_version(model_id: str, version: str) -> str:
+    """String: one version of the model's reference, kept a while after a newer one replaced it, so a window
+    binned on it is judged on it."""
+    return f"{_tag(model_id)}:ref:v:{version}"
+
+
 def watermarks(model_id: str) -> str:
     """Hash: Kafka partition -> last offset applied to this model's sketches."""
     return f"{_tag(model_id)}:wm"
@@ -82,7 +88,7 @@ def late_events(model_id: str) -> str:
 
 def bucket_counts(model_id: str, window_id: int) -> str:
     """Hash: ``<feature>:<bin>`` -> count, plus ``__n__``, for one bucket (a tumbling window, or a sliding
-    window's step)."""
+    window's step), and ``__v__``: the reference version its counts are binned on (the first writer's)."""
     return f"{_tag(model_id)}:win:{window_id}"
 
 

@@ -11,6 +11,7 @@ Nothing expires: TTLs are Redis' business and tested there.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -52,6 +53,9 @@ class _Model:
     floor: int | None = None
     late: int = 0
     buckets: dict[int, dict[str, int]] = field(default_factory=dict)
+    bucket_versions: dict[int, str] = field(default_factory=dict)
+    references: dict[str, ModelReference] = field(default_factory=dict)
+    """Every version the model has had, by version."""
     labels: LabelSide = field(default_factory=LabelSide)
     detector_states: dict[str, bytes] = field(default_factory=dict)
     warmup: list[bytes] = field(default_factory=list)
@@ -91,12 +95,27 @@ class MemoryWindowStore:
         return self._models[model_id].reference if model_id in self._models else None
 
     async def put_reference(self, reference: ModelReference) -> None:
-        self._models[reference.model_id].reference = reference
+        model = self._models[reference.model_id]
+        model.reference = reference
+        model.references[reference.version] = reference
+
+    async def get_reference_version(self, model_id: str, version: str) -> ModelReference | None:
+        model = self._models.get(model_id)
+        if model is None:
+            return None
+        if model.reference is not None and model.reference.version == version:
+            return model.reference
+        return model.references.get(version)
+
+    async def bucket_versions(self, model_id: str, bucket_ids: Sequence[int]) -> dict[int, str]:
+        pinned = self._models[model_id].bucket_versions
+        return {b: pinned[b] for b in bucket_ids if b in pinned}
 
     async def put_reference_if_absent(self, reference: ModelReference) -> ModelReference:
         model = self._models[reference.model_id]
         if model.reference is None:
             model.reference = reference
+            model.references[reference.version] = reference
         model.warmup.clear()
         return model.reference
 
@@ -113,6 +132,8 @@ class MemoryWindowStore:
         verdict = _watermark_check(model.watermarks, batch.partition, batch.min_offset, batch.max_offset)
         if verdict is not ApplyResult.APPLIED:
             return verdict
+        if any(model.bucket_versions.get(b, v) != v for b, v in batch.versions.items() if b in model.buckets):
+            return ApplyResult.VERSION_PINNED
         joined = keep_and_join(model.labels, batch)
         if joined is not None:
             return joined
@@ -132,6 +153,8 @@ class MemoryWindowStore:
             stored = model.buckets.setdefault(bucket_id, {})
             for name, n in counts.items():
                 stored[name] = stored.get(name, 0) + n
+            if bucket_id in batch.versions:
+                model.bucket_versions.setdefault(bucket_id, batch.versions[bucket_id])
             model.open.add(bucket_id)
         model.watermarks[batch.partition] = batch.max_offset
         model.event_times[batch.partition] = max(model.event_times.get(batch.partition, float("-inf")),
@@ -190,8 +213,10 @@ class MemoryWindowStore:
 
     async def read_buckets(self, model_id: str, bucket_ids: Iterable[int]) -> WindowCounts:
         ids = list(bucket_ids)
-        buckets = self._models[model_id].buckets
-        return add_up_buckets(ids[-1], (buckets.get(b, {}) for b in ids))
+        model = self._models[model_id]
+        counts = add_up_buckets(ids[-1], (model.buckets.get(b, {}) for b in ids))
+        versions = frozenset(model.bucket_versions[b] for b in ids if b in model.bucket_versions)
+        return dataclasses.replace(counts, versions=versions)
 
     async def alert_states(self, model_id: str) -> dict[str, AlertState]:
         return {k: AlertState.from_dict(json.loads(v)) for k, v in self._models[model_id].alert_states.items()}

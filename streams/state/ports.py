@@ -45,6 +45,9 @@ class ApplyResult(IntEnum):
     JOIN_RACE = -3
     """Nothing applied: a label and its prediction crossed (one arrived while the other's batch was planned);
     re-plan the batch and the join is found."""
+    VERSION_PINNED = -4
+    """Nothing applied: a bucket of the batch is binned on another reference version already; re-plan its
+    events on that version (:meth:`WindowStore.bucket_versions`)."""
 
 
 class CloseResult(IntEnum):
@@ -83,6 +86,8 @@ class ModelBatch:
     online_values: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """Per online detector (its index in the spec): the finite values fed to it, and their event times
     (what the online runner reads; the store does not)."""
+    versions: dict[int, str] = field(default_factory=dict)
+    """Bucket id -> the reference version its counts are binned on (a bucket keeps its first writer's)."""
     features_apart_from: float | None = None
     """The event time of the batch's first prediction that came without features (they are sent as
     FeatureEvents), or None when every prediction carried its features."""
@@ -110,6 +115,8 @@ class WindowCounts:
     window_id: int
     n_events: int
     features: dict[str, dict[str, int]]
+    versions: frozenset[str] = frozenset()
+    """The reference versions its buckets are binned on (one, unless a sliding window spans a switch)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,8 @@ class WindowStore(ReferenceStore, Protocol):
         partitions whose last batch came before ``features_stale_before`` (wall clock) do not hold it."""
         ...
     async def note_features(self, model_id: str, partition: int, wall_time: float) -> None: ...
+    async def bucket_versions(self, model_id: str, bucket_ids: Sequence[int]) -> dict[int, str]: ...
+    async def get_reference_version(self, model_id: str, version: str) -> ModelReference | None: ...
     async def expect_features(self, model_id: str, event_time: float, wall_time: float) -> bool:
         """Hold the model's windows open for FeatureEvents from ``event_time`` on, unless its features topic
         has a partition already (False)."""

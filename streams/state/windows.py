@@ -9,6 +9,7 @@ window whose alert is already out. A window's close is one fenced Lua call (``lu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -88,7 +89,22 @@ class RedisWindowStore:
         await self._redis.aclose()
 
     async def put_reference(self, reference: ModelReference) -> None:
-        await self._redis.set(keys.reference(reference.model_id), reference.to_json())
+        """The model's current reference; the version is kept apart for :data:`REFERENCE_VERSIONS_KEPT_SECONDS`
+        too, so windows binned on it are judged on it after a newer one replaces it."""
+        value = reference.to_json()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.reference_version(reference.model_id, reference.version), value,
+                     ex=REFERENCE_VERSIONS_KEPT_SECONDS)
+            pipe.set(keys.reference(reference.model_id), value)
+            await pipe.execute()
+
+    async def get_reference_version(self, model_id: str, version: str) -> ModelReference | None:
+        """That version of the model's reference: the current one, or one kept since it was replaced."""
+        raw_ = await self._redis.get(keys.reference_version(model_id, version))
+        if raw_ is not None:
+            return ModelReference.from_json(raw_)
+        current = await self.get_reference(model_id)
+        return current if current is not None and current.version == version else None
 
     async def get_reference(self, model_id: str) -> ModelReference | None:
         raw = await self._redis.get(keys.reference(model_id))
@@ -99,6 +115,8 @@ class RedisWindowStore:
         await self._redis.set(keys.reference(reference.model_id), reference.to_json(), nx=True)
         current = await self.get_reference(reference.model_id)
         assert current is not None
+        await self._redis.set(keys.reference_version(current.model_id, current.version), current.to_json(),
+                              ex=REFERENCE_VERSIONS_KEPT_SECONDS)
         await self._redis.delete(keys.warmup_events(reference.model_id))
         return current
 
@@ -144,7 +162,7 @@ class RedisWindowStore:
             args += [name, value]
         for bucket_id in bucket_ids:
             counts = batch.buckets[bucket_id]
-            args += [bucket_id, len(counts)]
+            args += [bucket_id, batch.versions.get(bucket_id, ""), len(counts)]
             for name, count in counts.items():
                 args += [name, count]
         for day in days:
@@ -232,7 +250,17 @@ class RedisWindowStore:
             for bucket_id in ids:
                 pipe.hgetall(keys.bucket_counts(model_id, bucket_id))
             raws = await pipe.execute()
-        return add_up_buckets(ids[-1], ({text(k): int(v) for k, v in fields.items()} for fields in raws))
+        versions = frozenset(text(fields.pop(VERSION_FIELD)) for fields in raws if VERSION_FIELD in fields)
+        counts = add_up_buckets(ids[-1], ({text(k): int(v) for k, v in fields.items()} for fields in raws))
+        return dataclasses.replace(counts, versions=versions)
+
+    async def bucket_versions(self, model_id: str, bucket_ids: Sequence[int]) -> dict[int, str]:
+        """The reference version each of these buckets is binned on (buckets not written yet left out)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for bucket_id in bucket_ids:
+                pipe.hget(keys.bucket_counts(model_id, bucket_id), VERSION_FIELD)
+            pinned = await pipe.execute()
+        return {b: text(v) for b, v in zip(bucket_ids, pinned, strict=True) if v is not None}
 
     async def alert_states(self, model_id: str) -> dict[str, AlertState]:
         stored = await self._redis.hgetall(keys.alert_states(model_id))
@@ -278,6 +306,11 @@ class RedisWindowStore:
     async def latest(self, model_id: str) -> dict[str, dict[str, Any]]:
         stored = await self._redis.hgetall(keys.latest(model_id))
         return {text(k): json.loads(v) for k, v in stored.items()}
+
+
+VERSION_FIELD = "__v__"
+"""A bucket's field naming the reference version its counts are binned on (set by its first apply)."""
+REFERENCE_VERSIONS_KEPT_SECONDS = 30 * 86_400
 
 
 def event_horizon(times: Mapping[int, float], expected_partitions: int = 0,

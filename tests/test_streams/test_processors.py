@@ -483,3 +483,28 @@ async def test_feature_events_drive_the_same_windows_as_features_inside_predicti
         assert (await apart.state.windows.read_bucket("m", w)).features == \
             (await embedded.state.windows.read_bucket("m", w)).features
     assert [d.topic for d in apart.broker.letters] == [apart.settings.topics.features]
+
+
+async def test_a_reference_switch_mid_window_leaves_the_window_on_the_version_that_binned_it() -> None:
+    rng = np.random.default_rng(29)
+    v1 = ModelReference.build("m", "v1", {"x": rng.normal(0, 1, 20_000)})
+    v2 = ModelReference.build("m", "v2", {"x": rng.normal(5, 1, 20_000)})  # retrained on other data
+    world = World(ModelSpec.model_validate({"window": {"size_seconds": 60}, "thresholds": {"min_samples": 100}}))
+    await world.state.windows.put_reference(v1)
+
+    def events(start: float, n: int, offset: int) -> list[Record]:
+        return [Record(0, offset + i, orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"r{offset + i}",
+                                                     "ts": start + i * 30 / n, "features": {"x": float(rng.normal())},
+                                                     "prediction": 0.1})) for i in range(n)]
+
+    await world.predictions.process(events(0, 1000, 0))  # the first half of window 0, on v1
+    await world.state.windows.put_reference(v2)
+    world.predictions._monitors.forget("m")  # as a worker's refresh picks the new version up
+    await world.predictions.process(events(30, 1000, 1000))  # the second half of window 0: still binned on v1
+    await world.predictions.process(events(60, 2000, 2000) + events(120, 10, 4000))  # window 1 on v2
+    assert (await world.state.windows.read_buckets("m", [0])).versions == {"v1"}
+    judged = {(int(a.window.start.timestamp() // 60), a.reference_version) for a in world.broker.alerts
+              if a.feature == "x" and a.state == "firing"}
+    assert judged == {(1, "v2")}  # window 0 is calm on v1; window 1 drifts from v2 (the data did not move)
+    latest = await world.state.windows.latest("m")
+    assert latest["x"]["window"] == 1

@@ -6,6 +6,7 @@ labels apply under their own watermark, history keeps each window once."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -177,6 +178,27 @@ async def test_feature_events_hold_windows_open_until_their_topic_passes_or_goes
     assert (await store.read_buckets(model, [0])).features == {"__prediction__": {"0": 1}, "x": {"0": 1}}
     assert await store.closable_buckets(model, bucket_seconds=60, lateness_seconds=0,
                                         features_stale_before=1002.5) == [0, 2]  # quiet features: predictions'
+
+
+async def test_a_bucket_keeps_the_reference_version_that_binned_it_first(backend: Backend) -> None:
+    store, model = backend.state.windows, model_id()
+    old = ModelReference.build(model, "v1", {"x": np.arange(100.0)}, n_bins=4)
+    await store.put_reference(old)
+    first = batch(model, 0, (0, 0), {0: {"x:0": 1, COUNT_FIELD: 1}}, ts=10.0)
+    first.versions = {0: "v1"}
+    assert await store.apply(first) is ApplyResult.APPLIED
+    await store.put_reference(dataclasses.replace(old, version="v2"))
+    switched = batch(model, 0, (1, 2), {0: {"x:3": 1, COUNT_FIELD: 1}, 1: {"x:3": 1, COUNT_FIELD: 1}}, ts=70.0)
+    switched.versions = {0: "v2", 1: "v2"}
+    assert await store.apply(switched) is ApplyResult.VERSION_PINNED  # nothing applied: re-plan bucket 0 on v1
+    assert await store.bucket_versions(model, [0, 1]) == {0: "v1"}
+    switched.versions = {0: "v1", 1: "v2"}
+    assert await store.apply(switched) is ApplyResult.APPLIED
+    assert (await store.read_buckets(model, [0])).versions == {"v1"}
+    assert (await store.read_buckets(model, [0, 1])).versions == {"v1", "v2"}
+    assert (await store.read_buckets(model, [0])).features == {"x": {"0": 1, "3": 1}}
+    assert await store.get_reference_version(model, "v1") == old  # kept after v2 replaced it
+    assert (await store.get_reference(model)).version == "v2"  # type: ignore[union-attr]
 
 
 async def test_a_spread_model_closes_nothing_until_every_partition_has_carried_it(backend: Backend) -> None:

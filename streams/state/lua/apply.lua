@@ -6,14 +6,15 @@
 --       number of detector state fields, bucket seconds (0: no expiry), lateness seconds,
 --       partitions expected to carry the model (0: whichever have carried it), number of days,
 --       then field, state, ... (detector states),
---       then per bucket: bucket id, number of fields, field, increment, ...
+--       then per bucket: bucket id, reference version, number of fields, field, increment, ...
 --       then per day: day, number of predictions, prediction id, prediction json, ...
 --       then joins flag (0: the model does not join labels; nothing follows), and if 1: expiry score of the
 --       kept days, performance ttl, number of performance windows, then per window: id, predictions made;
 --       then number of joins, then per join: prediction id, its window's position (1-based), lag bin or '',
 --       number of fields, field, increment, ...
 -- Returns 1 applied, 0 already applied, -1 overlapping the watermark, -3 a label began waiting for one of
--- these predictions after the batch was planned (re-plan: it is joined then).
+-- these predictions after the batch was planned (re-plan: it is joined then), -4 a bucket is binned on
+-- another reference version already (its '__v__'; re-plan its events on that version).
 -- A bucket is late when its window is closed (in the closed set, or at or below the floor the set was trimmed to),
 -- or when it never opened and the model's event-time horizon (as closable_buckets computes it, before this
 -- batch) has passed it: it would have been closed already.
@@ -43,7 +44,9 @@ end
 local n_days = tonumber(ARGV[12])
 local days_at = 13 + 2 * n_online
 for k = 8, 7 + n_windows do
-  days_at = days_at + 2 + 2 * tonumber(ARGV[days_at + 1])
+  local pinned = redis.call('HGET', KEYS[k], '__v__')
+  if pinned and pinned ~= ARGV[days_at + 1] then return -4 end
+  days_at = days_at + 3 + 2 * tonumber(ARGV[days_at + 2])
 end
 local join_key = 8 + n_windows + n_days
 if n_days > 0 and #KEYS >= join_key + 4 then
@@ -67,8 +70,9 @@ end
 pos = pos + 2 * n_online
 for k = 8, 7 + n_windows do
   local window_id = ARGV[pos]
-  local n_fields = tonumber(ARGV[pos + 1])
-  pos = pos + 2
+  local version = ARGV[pos + 1]
+  local n_fields = tonumber(ARGV[pos + 2])
+  pos = pos + 3
   local late = tonumber(window_id) <= floor or redis.call('SISMEMBER', KEYS[4], window_id) == 1
   if not late and horizon ~= nil and (tonumber(window_id) + 1) * bucket <= horizon then
     late = redis.call('SISMEMBER', KEYS[3], window_id) == 0
@@ -81,6 +85,7 @@ for k = 8, 7 + n_windows do
     for i = 0, n_fields - 1 do
       redis.call('HINCRBY', KEYS[k], ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
     end
+    redis.call('HSETNX', KEYS[k], '__v__', version)
     redis.call('EXPIRE', KEYS[k], ttl)
     redis.call('SADD', KEYS[3], window_id)
   end
