@@ -250,8 +250,9 @@ class RedisWindowStore:
             for bucket_id in ids:
                 pipe.hgetall(keys.bucket_counts(model_id, bucket_id))
             raws = await pipe.execute()
-        versions = frozenset(text(fields.pop(VERSION_FIELD)) for fields in raws if VERSION_FIELD in fields)
-        counts = add_up_buckets(ids[-1], ({text(k): int(v) for k, v in fields.items()} for fields in raws))
+        buckets = [{text(k): v for k, v in fields.items()} for fields in raws]
+        versions = frozenset(text(fields.pop(VERSION_FIELD)) for fields in buckets if VERSION_FIELD in fields)
+        counts = add_up_buckets(ids[-1], ({k: int(v) for k, v in fields.items()} for fields in buckets))
         return dataclasses.replace(counts, versions=versions)
 
     async def bucket_versions(self, model_id: str, bucket_ids: Sequence[int]) -> dict[int, str]:

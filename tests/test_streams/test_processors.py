@@ -493,9 +493,9 @@ async def test_a_reference_switch_mid_window_leaves_the_window_on_the_version_th
     await world.state.windows.put_reference(v1)
 
     def events(start: float, n: int, offset: int) -> list[Record]:
-        return [Record(0, offset + i, orjson.dumps({"model_id": "m", "model_version": "1", "prediction_id": f"r{offset + i}",
-                                                     "ts": start + i * 30 / n, "features": {"x": float(rng.normal())},
-                                                     "prediction": 0.1})) for i in range(n)]
+        return [Record(0, offset + i, orjson.dumps({
+            "model_id": "m", "model_version": "1", "prediction_id": f"r{offset + i}", "ts": start + i * 30 / n,
+            "features": {"x": float(rng.normal())}, "prediction": 0.1})) for i in range(n)]
 
     await world.predictions.process(events(0, 1000, 0))  # the first half of window 0, on v1
     await world.state.windows.put_reference(v2)

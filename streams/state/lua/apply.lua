@@ -45,7 +45,7 @@ local n_days = tonumber(ARGV[12])
 local days_at = 13 + 2 * n_online
 for k = 8, 7 + n_windows do
   local pinned = redis.call('HGET', KEYS[k], '__v__')
-  if pinned and pinned ~= ARGV[days_at + 1] then return -4 end
+  if pinned and ARGV[days_at + 1] ~= '' and pinned ~= ARGV[days_at + 1] then return -4 end
   days_at = days_at + 3 + 2 * tonumber(ARGV[days_at + 2])
 end
 local join_key = 8 + n_windows + n_days
@@ -85,7 +85,7 @@ for k = 8, 7 + n_windows do
     for i = 0, n_fields - 1 do
       redis.call('HINCRBY', KEYS[k], ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
     end
-    redis.call('HSETNX', KEYS[k], '__v__', version)
+    if version ~= '' then redis.call('HSETNX', KEYS[k], '__v__', version) end
     redis.call('EXPIRE', KEYS[k], ttl)
     redis.call('SADD', KEYS[3], window_id)
   end
