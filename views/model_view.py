@@ -220,6 +220,8 @@ def build_model_view(
     latest = {k: v for k, v in (latest or {}).items() if "test" in v}  # not a baseline kept alone
     keys |= set(latest)
     features = [_feature_view(key, reference, windows, alerts, states, latest.get(key)) for key in sorted(keys)]
+    # a data-quality signal's row shows when it has something to say: a verdict, or an alert now or before
+    features = [f for f in features if "#" not in f.key or f.severity is not None or f.alert != "ok"]
     perf = _performance_view(windows, performance or {}, alerts, states, labels or {}, judged)
     if perf is not None:
         features.append(perf)

@@ -227,6 +227,9 @@ def kind_of(key: str) -> str:
     ('win:<id>', 'pred:<day>', 'hist:windows')
     >>> kind_of("dl:{fraud}:triggers:done:retrain"), kind_of("dl:{progress:driftline.predictions}")
     ('triggers:done:<group>', 'progress')
+    >>> kind_of("dl:{fraud}:ref:v:2026.01")
+    'ref:v:<version>'
+
     """
     if key.startswith(f"{PREFIX}:{{progress:"):
         return "progress"
@@ -234,6 +237,8 @@ def kind_of(key: str) -> str:
     parts = rest.split(":")
     if parts[0] in {"win", "perf", "pred"} and len(parts) == 2 and parts[1].lstrip("-").isdigit():
         return f"{parts[0]}:<{'day' if parts[0] == 'pred' else 'id'}>"
+    if parts[:2] == ["ref", "v"] and len(parts) >= 3:
+        return "ref:v:<version>"
     if parts[0] == "triggers" and len(parts) >= 3:
         return f"triggers:{parts[1]}:<group>" + (":<trigger>" if parts[1] == "running" else "")
     return rest
@@ -241,8 +246,10 @@ def kind_of(key: str) -> str:
 
 RETENTION: dict[str, str] = {
     "ref": "one per model",
-    "wm": "one field per partition of the predictions topic",
-    "pts": "one field per partition of the predictions topic",
+    "ref:v:<version>": "TTL: 30 days from the version's last set",
+    "wm": "one field per partition of the predictions and features topics",
+    "pts": "one field per partition of the predictions and features topics (and a placeholder)",
+    "fseen": "one field per partition of the features topic (and a placeholder)",
     "lwm": "one field per partition of the labels topic",
     "win:open": "the windows not closed yet (the lateness span)",
     "win:closed": "fewer than 2 x CLOSED_KEPT (256) ids; older ones are behind win:floor",
