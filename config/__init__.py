@@ -29,6 +29,7 @@ from driftline.config.events import (
     top_class,
 )
 from driftline.config.monitor_spec import (
+    DISCRETE_TESTS,
     AlertPolicySpec,
     CategoricalFeature,
     Feature,
@@ -71,6 +72,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "RetrainTrigger",
     "TimeWindow",
     "segment_key",
+    "DISCRETE_TESTS",
     "alert_key",
     "split_key",
     "SIGNAL_DETECTORS",

@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from driftline.config import PREDICTION_FEATURE, CategoricalFeature, Feature, ModelSpec, NumericFeature
-from driftline.config.monitor_spec import DISCRETE_TESTS
+from driftline.config import (
+    DISCRETE_TESTS,
+    PREDICTION_FEATURE,
+    CategoricalFeature,
+    Feature,
+    ModelSpec,
+    NumericFeature,
+)
 from driftline.detectors.reference import CategoricalReference, FeatureReference, ModelReference
 
 
