@@ -187,12 +187,12 @@ RETRAIN_ROW = "retrain trigger"
 
 
 def display_name(key: str) -> str:
-    """A feature key as people read it.
+    """A feature key as people read it (the prediction is a score or, for a probability map, its top class).
 
     >>> display_name("__prediction__"), display_name("amount")
-    ('prediction (score)', 'amount')
+    ('prediction', 'amount')
     """
-    return {PREDICTION_FEATURE: "prediction (score)", PERFORMANCE_FEATURE: "performance (error rate)"}.get(key, key)
+    return {PREDICTION_FEATURE: "prediction", PERFORMANCE_FEATURE: "performance (error rate)"}.get(key, key)
 
 
 def alert_timeline(model: ModelView) -> Any:

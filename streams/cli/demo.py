@@ -2,10 +2,13 @@
 
 Starts the local stack (or uses ``DRIFTLINE_KAFKA_BOOTSTRAP`` / ``DRIFTLINE_REDIS_URL``),
 sets the model's reference from simulated training data (numeric and categorical
-features and the score), starts a worker process and the dashboard, replays a stream
-in which two numeric features and one categorical feature drift partway (and with them
-the model's scores), then the ground-truth labels (the model is wrong more often while
-the data drifts: concept drift), prints every alert as it arrives, writes the model's
+features with the shapes production data has: a flag, a count, a code, nulls, an absent
+feature, strings in a number, a category never seen in training, a zero-inflated amount;
+and the model's probability map), starts a worker process and the dashboard, replays a
+stream in which two numeric features and one categorical feature drift partway (and with
+them the model's fraud probability and its predicted-class mix) while the imperfections
+stay at their usual rates, then the ground-truth labels (the model is wrong more often
+while the data drifts: concept drift), prints every alert as it arrives, writes the model's
 HTML report and prints its path, and stops everything on exit, Ctrl-C included.
 
 A composition root like the CLI: it starts the views' dashboard and report.
@@ -35,8 +38,10 @@ from driftline.config import (
     DriftAlert,
     KafkaSettings,
     Settings,
+    class_feature,
     external_services,
     load_settings,
+    top_class,
 )
 from driftline.streams.app.kafka import kafka_options
 from driftline.streams.app.topics import ensure_topics
@@ -44,15 +49,17 @@ from driftline.streams.cli.alerts_tail import format_alert
 from driftline.streams.ingest.decode import decode
 from driftline.streams.stack import service_endpoints
 from driftline.streams.state import RedisState, State, WindowStore
-from driftline.streams.testing.simulate import EPOCH, FraudSimulator
+from driftline.streams.testing.simulate import CLASSES, EPOCH, SHAPED_FEATURES, FraudSimulator
 from driftline.streams.testing.worker_process import WorkerProcess
 from driftline.views.dashboard import serve
 from driftline.views.report import write_report
 
 DRIFTED = {"amount": 1.0, "merchant_risk_score": 0.8}
 CATEGORY_DRIFT = {"channel": ("pos", 0.5)}
-# The score is computed from merchant_risk_score, so it drifts with it: prediction (prior) drift.
-EXPECTED = sorted([*DRIFTED, *CATEGORY_DRIFT, PREDICTION_FEATURE])
+# The fraud probability is computed from merchant_risk_score, so it drifts with it, and so does the predicted
+# class mix: prediction (prior) drift.
+PREDICTION_DRIFT = (PREDICTION_FEATURE, *(class_feature(c) for c in CLASSES))
+EXPECTED = sorted([*DRIFTED, *CATEGORY_DRIFT, *PREDICTION_DRIFT])
 WINDOW_SECONDS = 60
 
 
@@ -94,16 +101,17 @@ def _services() -> Iterator[Settings]:
 async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
     # On shared services, a model id of this run's own keeps runs apart.
     suffix = f"-{uuid.uuid4().hex[:6]}" if external_services() else ""
-    sim = FraudSimulator(model_id=f"fraud-detector{suffix}")
+    sim = FraudSimulator(model_id=f"fraud-detector{suffix}", probabilities=True)
     await ensure_topics(settings)
     state = RedisState.from_settings(settings.redis)
     store = state.windows
     try:
         reference = sim.reference()
         await store.put_reference(reference)
-        kinds = [f.kind for name, f in reference.features.items() if name != PREDICTION_FEATURE]
-        print(f"reference set for {sim.model_id}: {kinds.count('numeric')} numeric features (10 bins each), "
-              f"{kinds.count('categorical')} categorical, and the score ({PREDICTION_FEATURE})")
+        kinds = [f.kind for name, f in reference.features.items() if name not in PREDICTION_DRIFT]
+        print(f"reference set for {sim.model_id}: {kinds.count('numeric')} numeric features "
+              f"({', '.join(SHAPED_FEATURES)} shaped as production data is), {kinds.count('categorical')} "
+              f"categorical, and the predicted class and each class's probability ({', '.join(PREDICTION_DRIFT)})")
         alerts_seen: list[DriftAlert] = []
         consumer = await _alerts_consumer(settings)
         dashboard = await _start_dashboard(state, options.dashboard_port)
@@ -137,8 +145,8 @@ async def _run(settings: Settings, options: DemoOptions, workdir: Path) -> int:
     firing = sorted({a.feature for a in alerts_seen if a.state == "firing"})
     resolved = sorted({a.feature for a in alerts_seen if a.state == "resolved"})
     print(f"\nfired on {firing or 'no feature'}, resolved on {resolved or 'no feature'}; "
-          f"expected {EXPECTED} (the score follows merchant_risk_score), and {PERFORMANCE_FEATURE} from the "
-          "labels (wrong more often while the data drifts).")
+          f"expected {EXPECTED} (the fraud probability follows merchant_risk_score), and {PERFORMANCE_FEATURE} "
+          "from the labels (wrong more often while the data drifts).")
     if not done:
         print(f"the worker did not close every window in {options.timeout_seconds:.0f}s; see its log", file=sys.stderr)
         return 1
@@ -185,7 +193,8 @@ async def _produce(settings: Settings, sim: FraudSimulator, options: DemoOptions
 
 
 async def _produce_labels(settings: Settings, events: list[dict[str, object]], options: DemoOptions) -> int:
-    """The ground truth of every prediction, 30 s after it: right 92% of the time, 70% while the data drifts."""
+    """The true class of every prediction, 30 s after it: the predicted class 92% of the time, 70% while the data
+    drifts."""
     rng = np.random.default_rng(7)
     drift_start = EPOCH.timestamp() + options.drift_at * WINDOW_SECONDS
     drift_stop = EPOCH.timestamp() + options.drift_end * WINDOW_SECONDS
@@ -196,9 +205,10 @@ async def _produce_labels(settings: Settings, events: list[dict[str, object]], o
         for event in events:
             ts = float(event["ts"])  # type: ignore[arg-type]
             right = rng.random() < (0.70 if drift_start <= ts < drift_stop else 0.92)
-            predicted = float(event["prediction"]) >= 0.5  # type: ignore[arg-type]
+            predicted = top_class(event["prediction"])  # type: ignore[arg-type]
+            truth = predicted if right else next(c for c in CLASSES if c != predicted)
             label = {"model_id": event["model_id"], "prediction_id": event["prediction_id"],
-                     "label": int(predicted == right), "ts": ts + 30}
+                     "label": truth, "ts": ts + 30}
             sends.append(await producer.send(settings.topics.labels, orjson.dumps(label),
                                              key=str(event["model_id"]).encode()))
         await asyncio.gather(*sends)

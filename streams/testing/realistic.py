@@ -56,6 +56,55 @@ class Profile:
 STATIONARY = Profile()
 
 
+ABSENT: Any = object()
+"""A value left out of its event (the feature's key is not sent)."""
+
+
+def shaped_columns(n: int, rng: np.random.Generator, profile: Profile = STATIONARY) -> dict[str, list[Any]]:
+    """``n`` values of each imperfect column but the amount and the channel: ``is_new_customer`` (a flag,
+    30 % sent as booleans), ``items`` (a count), ``region_code`` (an integer code), ``income`` (with nulls)
+    and ``tenure_days`` (:data:`ABSENT` from some events)."""
+    flags = rng.random(n) < profile.flag_rate
+    as_bool = rng.random(n) < 0.3
+    mix = np.asarray(profile.region_mix) / sum(profile.region_mix)
+    income = np.round(rng.normal(55_000, 15_000, n), 0)
+    income_null = rng.random(n) < profile.income_null
+    tenure = np.round(rng.uniform(0, 3650, n), 1)
+    tenure_absent = rng.random(n) < profile.tenure_absent
+    return {
+        "is_new_customer": [bool(f) if b else int(f) for f, b in zip(flags, as_bool, strict=True)],
+        "items": rng.poisson(2.0, n).tolist(),
+        "region_code": rng.choice(np.arange(1, len(mix) + 1), size=n, p=mix).tolist(),
+        "income": [None if null else v for v, null in zip(income.tolist(), income_null, strict=True)],
+        "tenure_days": [ABSENT if absent else v for v, absent in zip(tenure.tolist(), tenure_absent, strict=True)],
+    }
+
+
+def zero_inflated(n: int, rng: np.random.Generator) -> list[float]:
+    """An amount that is exactly 0 60 % of the time, lognormal otherwise (cents)."""
+    zero = rng.random(n) < 0.6
+    values: list[float] = np.where(zero, 0.0, np.round(rng.lognormal(3.5, 1.0, n), 2)).tolist()
+    return values
+
+
+def with_strings(values: list[Any], rate: float, rng: np.random.Generator, text: str = "N/A") -> list[Any]:
+    """``values`` with a share ``rate`` replaced by a string (a producer's placeholder for "no number")."""
+    hit = rng.random(len(values)) < rate
+    return [text if h else v for v, h in zip(values, hit, strict=True)]
+
+
+def with_unseen(values: list[Any], rate: float, new: str, rng: np.random.Generator) -> list[Any]:
+    """``values`` with a share ``rate`` replaced by a category the training data never had."""
+    return with_strings(values, rate, rng, text=new)
+
+
+def as_rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Columns of equal length as rows, leaving :data:`ABSENT` values out."""
+    names = list(columns)
+    return [{name: v for name, v in zip(names, values, strict=True) if v is not ABSENT}
+            for values in zip(*columns.values(), strict=True)]
+
+
 @dataclass(frozen=True)
 class RealisticModel:
     model_id: str = "realistic"
@@ -64,35 +113,17 @@ class RealisticModel:
 
     def rows(self, n: int, rng: np.random.Generator, profile: Profile = STATIONARY) -> list[dict[str, Any]]:
         """``n`` rows of features and their probability-map prediction (under ``"prediction"``)."""
-        zero = rng.random(n) < 0.6
-        amount = np.where(zero, 0.0, np.round(rng.lognormal(3.5, 1.0, n), 2))
-        flags = rng.random(n) < profile.flag_rate
-        as_bool = rng.random(n) < 0.3
-        items = rng.poisson(2.0, n)
-        mix = np.asarray(profile.region_mix) / sum(profile.region_mix)
-        regions = rng.choice(np.arange(1, len(mix) + 1), size=n, p=mix)
-        income = np.round(rng.normal(55_000, 15_000, n), 0)
-        channel = rng.choice(list(CHANNEL_MIX), size=n, p=list(CHANNEL_MIX.values()))
+        columns = {"amount": with_strings(zero_inflated(n, rng), profile.amount_strings, rng),
+                   **shaped_columns(n, rng, profile)}
+        channel = rng.choice(list(CHANNEL_MIX), size=n, p=list(CHANNEL_MIX.values())).tolist()
+        columns["channel"] = with_unseen(channel, profile.unseen_channel, profile.new_channel, rng)
+        flags = np.asarray(columns["is_new_customer"], dtype=float)
         fraud = 1 / (1 + np.exp(-(profile.fraud_logit + 0.8 * flags + rng.normal(0, 1, n))))
         review = rng.uniform(0.0, 0.1, n) * (1 - fraud)
-        rows = []
-        for i in range(n):
-            flag: Any = bool(flags[i]) if as_bool[i] else int(flags[i])
-            row: dict[str, Any] = {
-                "amount": "N/A" if rng.random() < profile.amount_strings else float(amount[i]),
-                "is_new_customer": flag,
-                "items": int(items[i]),
-                "region_code": int(regions[i]),
-                "income": None if rng.random() < profile.income_null else float(income[i]),
-                "channel": profile.new_channel if rng.random() < profile.unseen_channel else str(channel[i]),
-            }
-            if rng.random() >= profile.tenure_absent:
-                row["tenure_days"] = float(np.round(rng.uniform(0, 3650), 1))
-            legit = 1.0 - fraud[i] - review[i]
-            row["prediction"] = {"legit": round(float(legit), 4), "fraud": round(float(fraud[i]), 4),
-                                 "review": round(float(review[i]), 4)}
-            rows.append(row)
-        return rows
+        legit = 1.0 - fraud - review
+        columns["prediction"] = [{"legit": round(float(lg), 4), "fraud": round(float(f), 4),
+                                  "review": round(float(r), 4)} for lg, f, r in zip(legit, fraud, review, strict=True)]
+        return as_rows(columns)
 
     def reference(self, n: int = 20_000, *, version: str | None = None) -> ModelReference:
         """Built as ``driftline reference build`` builds it from these rows as training data (``region_code``

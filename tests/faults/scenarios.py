@@ -35,7 +35,7 @@ async def finish_and_judge(
     now = await wait_counted(store, workload, expected, seconds=seconds, alive=alive)
     alerts = AlertLog.of(await read_all(settings, settings.topics.alerts))
     verdict = judge(expected, now, alerts, expected_alert_ids)
-    assert len(now.per_feature) == 24, now.per_feature  # 20 numeric, 3 categorical, the score
+    assert set(now.per_feature) == set(workload.sims[0].reference().features), now.per_feature  # each counted
     await assert_history_exact(store, workload, alerts)
     return verdict
 

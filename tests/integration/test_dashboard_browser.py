@@ -21,8 +21,9 @@ from queue import Empty, Queue
 
 import pytest
 
+from driftline.config import PERFORMANCE_FEATURE
 from driftline.config.settings import KafkaSettings, load_settings
-from driftline.streams.cli.demo import CATEGORY_DRIFT
+from driftline.streams.cli.demo import CATEGORY_DRIFT, EXPECTED
 from driftline.streams.cli.demo import DRIFTED as DEMO_DRIFT
 from driftline.streams.testing.simulate import FraudSimulator
 
@@ -41,7 +42,8 @@ from ..support.processes import sigint_as_in_a_terminal
 pytestmark = pytest.mark.integration
 
 WINDOWS, DRIFT_AT = 14, 6
-DRIFTED = {"amount", "merchant_risk_score", "channel", "__prediction__"}
+DRIFTED = set(EXPECTED)  # amount, merchant_risk_score, channel, and the prediction's class mix and probabilities
+SIM = FraudSimulator(model_id="fraud-detector", probabilities=True)  # the demo's model
 CURRENT_BLUE = (0x25, 0x63, 0xEB)  # views/figures.py CURRENT_COLOUR: only data (bars, lines) is drawn in it
 READY = "document.body.dataset.ready === 'true'"
 
@@ -62,9 +64,8 @@ class Demo:
 async def produce_more(demo: Demo, windows: range) -> None:
     """More drifting windows of the demo's model, into the demo's own Kafka, for its worker to take."""
     settings = load_settings(kafka=KafkaSettings(bootstrap=demo.kafka_bootstrap))
-    sim = FraudSimulator(model_id="fraud-detector")
     await produce(settings, (event for window in windows
-                             for event in sim.events(window=window, n=500, shift=DEMO_DRIFT,
+                             for event in SIM.events(window=window, n=500, shift=DEMO_DRIFT,
                                                      category_shift=CATEGORY_DRIFT)))
 
 
@@ -158,7 +159,7 @@ def test_the_dashboard_flags_the_drifted_features_and_draws_them(demo: Demo, tmp
         every_row = table(driver)
         rows = [row for row in every_row if "#" not in row[0]]  # the features' distributions ...
         signals = {key for key, _, _ in every_row} - {key for key, _, _ in rows}  # ... and their data quality
-        assert len(rows) == 25  # 20 numeric, 3 categorical, the score, performance
+        assert {key for key, _, _ in rows} == {*SIM.reference().features, PERFORMANCE_FEATURE}
         flagged = {key for key, verdict, _ in rows if verdict == "DRIFT"}
         assert flagged - {"__performance__"} == DRIFTED
         assert {key for key, _, alert in rows if alert == "firing"} - {"__performance__"} == DRIFTED
@@ -173,7 +174,7 @@ def test_the_dashboard_flags_the_drifted_features_and_draws_them(demo: Demo, tmp
         wait_until(driver, f"document.querySelector('#features tr.selected').dataset.feature === '{top}'", 10)
         wait_until(driver, f"Bokeh.documents.some((d) => d.get_model_by_name('histogram:{top}'))", 20)
         assert_feature_drawn(driver, top)
-        assert_feature_drawn(driver, "__prediction__", bins=10)
+        assert_feature_drawn(driver, "__prediction__", bins=3)  # the predicted class: legit, fraud, any other
         assert bokeh_source_rows(driver, "timeline:alerts") >= len(DRIFTED)
         save_screenshot(driver, screenshots_dir(tmp_path) / "dashboard.png")
 
@@ -210,7 +211,7 @@ def test_the_report_opens_offline_with_the_same_pictures(demo: Demo, tmp_path: P
             driver.execute_script(f"document.querySelector('#features tr[data-feature=\"{rows[0][0]}\"]').click()")
             wait_until(driver, f"Bokeh.documents.some((d) => d.get_model_by_name('histogram:{rows[0][0]}'))", 20)
         assert_feature_drawn(driver, rows[0][0])
-        assert_feature_drawn(driver, "__prediction__", bins=10)
+        assert_feature_drawn(driver, "__prediction__", bins=3)  # the predicted class: legit, fraud, any other
         calm = rows[-1][0]
         driver.execute_script(f"document.querySelector('#features tr[data-feature=\"{calm}\"]').click()")
         wait_until(driver, f"Bokeh.documents.some((d) => d.get_model_by_name('histogram:{calm}'))", 20)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from driftline.config import SIGNAL_DETECTORS
+from driftline.streams.cli.demo import EXPECTED
+
 from ..support.processes import sigint_as_in_a_terminal
 
 pytestmark = pytest.mark.integration
@@ -34,12 +37,19 @@ def test_demo_prints_an_alert_for_a_drifted_feature_and_leaves_nothing_running(t
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     alert_lines = [line for line in result.stdout.splitlines() if line.startswith("CRITICAL firing")]
     assert alert_lines, result.stdout
-    drifted = ("/ amount:", "/ merchant_risk_score:", "/ channel:", "/ __prediction__:")
+    assert set(EXPECTED) == {"amount", "merchant_risk_score", "channel", "__prediction__", "__prediction__[legit]",
+                             "__prediction__[fraud]"}  # the story: two numeric features, a category, the prediction
+    drifted = tuple(f"/ {feature}:" for feature in EXPECTED)
     concept = "/ __performance__:"  # the labels: wrong more often while the data drifts
     assert all(any(d in line for d in (*drifted, concept)) for line in alert_lines), alert_lines
     assert {d for d in drifted for line in alert_lines if d in line} == set(drifted), alert_lines
+    # the flag, count, code, nulls, absent tenure, strings and the unseen channel stay at their usual rates: no
+    # data-quality alert of any severity (its line names the signal: "/ amount: type_mismatch ...")
+    signals = [line for line in result.stdout.splitlines() if re.match(r"[A-Z]+ firing ", line)
+               and re.search(r" / \S+: (" + "|".join(SIGNAL_DETECTORS) + r")\b", line)]
+    assert signals == [], signals
     assert len([line for line in result.stdout.splitlines()
-                if line.startswith("CRITICAL resolved") and concept not in line]) == 4
+                if line.startswith("CRITICAL resolved") and concept not in line]) == len(drifted)
     # the performance alert fires in a drifted window, stays firing while the labels are wrong more often, and
     # resolves only once they are not: its lines say the error rate against the band and the reference
     minute = re.compile(r"window \S+ 00:(\d\d)-")

@@ -43,6 +43,8 @@ class Monitored:
     model_id: str
     alerts: list[DriftAlert]
     triggers: list[RetrainTrigger]
+    amounts: list[int]
+    """Per window, the events whose amount is a number (a few send "N/A")."""
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,9 @@ async def monitored(stack_endpoints: Endpoints, tmp_path_factory: pytest.TempPat
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 3)]
         triggers = [decode(v, RetrainTrigger, max_bytes=10**6)
                     for v in await read_topic(settings, settings.topics.retrain, 1)]
-    yield Monitored(settings, store, sim.model_id, alerts, triggers)
+    amounts = [sum(isinstance(e["features"]["amount"], float) for e in events[w * PER_WINDOW:(w + 1) * PER_WINDOW])  # type: ignore[index]
+               for w in range(WINDOWS)]
+    yield Monitored(settings, store, sim.model_id, alerts, triggers, amounts)
     await store.close()
 
 
@@ -71,10 +75,12 @@ async def test_every_closed_window_is_kept_once_with_the_alerts_and_triggers_pub
     windows = await history.windows(monitored.model_id)
     assert len(windows) == await monitored.store.closed_window_count(monitored.model_id) == WINDOWS - 1
     assert [w.window_id for w in windows] == sorted({w.window_id for w in windows})  # once each, in order
-    assert len(windows[0].features) == 24  # 20 numeric, 3 categorical, the score
+    distributions = {key for key in windows[0].features if "#" not in key}  # beside their data-quality signals
+    assert distributions == set(FraudSimulator(seed=5).reference().features)  # each feature judged
     amount = [w.features["amount"] for w in windows]
     assert [p.severity for p in amount] == [None] * DRIFT_AT + ["critical"] * (WINDOWS - 1 - DRIFT_AT)
-    assert all(sum(p.counts) == p.n == PER_WINDOW for p in amount)
+    assert [(sum(p.counts), p.n) for p in amount] == [(n, n) for n in monitored.amounts[:WINDOWS - 1]]
+    assert min(monitored.amounts) < PER_WINDOW  # its strings counted apart, as type_mismatch
     kept = {a.alert_id for a in await history.alerts(monitored.model_id)}
     assert kept == {a.alert_id for a in monitored.alerts} and kept
     assert {t.trigger_id for t in await history.triggers(monitored.model_id)} == {
@@ -142,7 +148,8 @@ async def test_report_and_status_commands(monitored: Monitored, tmp_path: Path) 
     status = _cli(monitored, "status", "--color", "never")
     assert status.returncode == 0, status.stderr
     rows = [line.split() for line in status.stdout.splitlines() if line.startswith(monitored.model_id + " ")]
-    assert len(rows) == 24 and rows[0][1] in {"amount", "merchant_risk_score", "__prediction__"}
+    assert len(rows) == len(FraudSimulator(seed=5).reference().features)  # a row per feature
+    assert rows[0][1] in {"amount", "merchant_risk_score", "__prediction__"}
     assert "DRIFT" in rows[0] and "firing" in rows[0] and "\033[" not in status.stdout
 
 

@@ -27,7 +27,7 @@
   const num = (v, digits = 3) => (v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toFixed(digits));
   const pval = (v) => (v === null || v === undefined ? "–" : Number(v).toExponential(1));
   const when = (s) => (s ? new Date(s * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "–");
-  const label = (key) => (key === PREDICTION ? "prediction (score)" : key === PERFORMANCE ? "performance (error rate)" : key);
+  const label = (key) => (key === PREDICTION ? "prediction" : key === PERFORMANCE ? "performance (error rate)" : key);
 
   async function getJSON(url) {
     const response = await fetch(url, {cache: "no-store"});
