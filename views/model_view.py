@@ -93,7 +93,8 @@ class FeatureView:
     feature: str
     segment: str | None
     kind: str
-    """``numeric``, ``categorical``, ``prediction`` (the model's score, or a probability map's top class) or ``performance`` (error rate)."""
+    """``numeric``, ``categorical``, ``prediction`` (the model's score, or a probability map's top class) or
+    ``performance`` (error rate)."""
     test: str | None
     statistic: float | None
     threshold: float | None
