@@ -30,6 +30,7 @@ from driftline.config.events import (
 )
 from driftline.config.monitor_spec import (
     DISCRETE_TESTS,
+    EFFECT_TESTS,
     AlertPolicySpec,
     CategoricalFeature,
     Feature,
@@ -90,6 +91,7 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "RetrainPolicySpec",
     "SlidingWindow",
     "SpecError",
+    "EFFECT_TESTS",
     "Thresholds",
     "TumblingWindow",
     "parse_monitor_config",

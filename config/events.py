@@ -192,6 +192,10 @@ class DriftAlert(_Output):
     detector: Name
     statistic: float
     threshold: float
+    rule: Literal["calibrated", "floor", "band", "fixed"] | None = Field(
+        None, description="What set the threshold of an effect test: calibrated (the window size's sampling noise "
+        "for the expected run time between false alarms), floor (the smallest effect that alerts), band (the "
+        "critical effect size) or fixed (a spec's constant); docs/thresholds.md.")
     p_value: float | None = None
     reference_value: float | None = Field(
         None, description="What the statistic is compared with, where it is a metric (performance: the "

@@ -104,9 +104,31 @@ Window = Annotated[
 ]
 
 
-class Thresholds(_Spec):
-    """Fixed thresholds, or ``ert_windows`` to derive them from a false-alarm target."""
+EFFECT_TESTS = ("psi", "jensen_shannon", "hellinger", "wasserstein")
+"""The window tests that measure how far a window moved (the others, chi-square and KS, are p-value gates)."""
+DEFAULT_FLOORS = {"psi": 0.01, "jensen_shannon": 0.04, "hellinger": 0.035, "wasserstein": 0.06}
+"""The smallest effect that alerts, whatever the window's size: about a 0.1-sd shift of a normal feature on
+decile bins (docs/thresholds.md has the table)."""
+DEFAULT_BANDS = {"psi": 0.25, "jensen_shannon": 0.2, "hellinger": 0.17, "wasserstein": 0.29}
+"""The effect at which a drift is critical rather than a warning: about a 0.5-sd shift (PSI's usual 0.25)."""
+FIXED_FIELDS = frozenset({"psi_warning", "psi_critical", "jensen_shannon", "hellinger", "wasserstein"})
 
+
+class Thresholds(_Spec):
+    """How a window test's statistic becomes a decision (docs/thresholds.md).
+
+    ``calibrated`` (the default): a drift (warning) at the larger of the value a window of this size exceeds once
+    in ``ert_windows`` windows without drift and the effect floor; critical from the band on. ``fixed``: the
+    constants ``psi_warning`` / ``psi_critical`` / ``jensen_shannon`` / ``hellinger`` / ``wasserstein``.
+    """
+
+    mode: Literal["calibrated", "fixed"] = "calibrated"
+    ert_windows: float = Field(
+        100_000, gt=1, description="calibrated: expected windows between false alarms, per test of a feature.")
+    floors: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FLOORS),
+                                     description="calibrated: per effect test, the smallest effect that alerts.")
+    bands: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BANDS),
+                                    description="calibrated: per effect test, the effect that is critical.")
     psi_warning: float = Field(0.1, gt=0)
     psi_critical: float = Field(0.25, gt=0)
     jensen_shannon: float = Field(0.1, gt=0, le=1)
@@ -115,13 +137,29 @@ class Thresholds(_Spec):
     p_value: float = Field(0.05, gt=0, lt=1)
     correction: Literal["benjamini_hochberg", "bonferroni", "none"] = "benjamini_hochberg"
     min_samples: int = Field(200, ge=1)
-    ert_windows: float | None = Field(None, gt=1)
 
     @model_validator(mode="after")
-    def _bands_ordered(self) -> Thresholds:
+    def _consistent(self) -> Thresholds:
         if self.psi_warning >= self.psi_critical:
             raise ValueError("psi_warning must be below psi_critical")
+        fixed = sorted(name for name in FIXED_FIELDS & self.model_fields_set  # a dump's defaults reload
+                       if getattr(self, name) != type(self).model_fields[name].default)
+        if self.mode == "calibrated" and fixed:
+            raise ValueError(f"{', '.join(fixed)} apply to mode = 'fixed'; calibrated thresholds take floors and "
+                             "bands (e.g. floors = { psi = 0.02 })")
+        for name, table in (("floors", self.floors), ("bands", self.bands)):
+            unknown = sorted(set(table) - set(EFFECT_TESTS))
+            if unknown:
+                raise ValueError(f"{name}: {unknown[0]!r} is not an effect test ({', '.join(EFFECT_TESTS)})")
+            if any(v <= 0 for v in table.values()):
+                raise ValueError(f"{name} must be positive")
         return self
+
+    def floor(self, test: str) -> float:
+        return self.floors.get(test, DEFAULT_FLOORS[test])
+
+    def band(self, test: str) -> float:
+        return self.bands.get(test, DEFAULT_BANDS[test])
 
 
 class OnlineDetectorSpec(_Spec):

@@ -92,6 +92,7 @@ def _alert(
         detector=verdict.test,
         statistic=verdict.statistic if math.isfinite(verdict.statistic) else 0.0,
         threshold=result.threshold_for(transition.severity),
+        rule=result.rule_for(transition.severity),
         p_value=result.p_value,
         severity=transition.severity,
         state=transition.state,

@@ -10,6 +10,7 @@ the reference sample itself, each compared with the reference histogram.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import optimize, stats
 
 from driftline.detectors.sketches.histogram import NumericHistogram
 from driftline.detectors.stats.distances import jensen_shannon
@@ -96,43 +98,6 @@ def bootstrap_statistics(
     return out
 
 
-CALIBRATED_TESTS = ("psi", "jensen_shannon", "hellinger")
-
-
-def binned_threshold(test: str, reference_counts: tuple[int, ...], *, window_size: int, ert_windows: float) -> float:
-    """The ``1 - 1/ERT`` quantile of ``test`` for windows of ``window_size`` values drawn from the
-    reference's own bin proportions (multinomial bootstrap): the threshold that a window of that size
-    without drift crosses once in ``ert_windows`` windows on average.
-
-    What the worker uses for ``thresholds.ert_windows``: it only has the binned reference, and the
-    statistics are computed on those bins. Deterministic (seeded by its inputs) and cached, with the
-    window size rounded to two significant digits, so a replayed window gets the same threshold.
-
-    >>> t = binned_threshold("psi", (100,) * 10, window_size=1000, ert_windows=100)
-    >>> 0.01 < t < 0.05
-    True
-    >>> t == binned_threshold("psi", (100,) * 10, window_size=1004, ert_windows=100)
-    True
-    """
-    if test not in CALIBRATED_TESTS:
-        raise ValueError(f"cannot calibrate {test!r}; calibrated tests: {', '.join(CALIBRATED_TESTS)}")
-    if ert_windows <= 1:
-        raise ValueError("ert_windows must be greater than 1")
-    size = int(float(f"{max(window_size, 1):.2g}"))
-    return _binned_threshold(test, tuple(int(c) for c in reference_counts), size, float(ert_windows))
-
-
-@lru_cache(maxsize=4096)
-def _binned_threshold(test: str, reference_counts: tuple[int, ...], window_size: int, ert_windows: float) -> float:
-    ref = np.asarray(reference_counts, dtype=np.float64)
-    p = ref / ref.sum()
-    seed = zlib.crc32(repr((test, reference_counts, window_size, ert_windows)).encode())
-    n_boot = int(min(20 * ert_windows, 50_000))
-    draws = np.random.default_rng(seed).multinomial(window_size, p, size=n_boot) / window_size
-    values = _row_statistics(test, p, draws)
-    return float(np.quantile(values, 1.0 - 1.0 / ert_windows, method="higher"))
-
-
 def _row_statistics(test: str, p: np.ndarray, q: np.ndarray, epsilon: float = 1e-4) -> np.ndarray:
     """``test`` between proportions ``p`` and every row of ``q``, vectorised (same formulas as
     :mod:`driftline.detectors.stats`)."""
@@ -149,4 +114,147 @@ def _row_statistics(test: str, p: np.ndarray, q: np.ndarray, epsilon: float = 1e
         kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
         kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum(axis=1)
     rows = np.sqrt(np.maximum((kl_p + kl_q) / 2, 0.0))
+    return rows
+
+
+ASYMPTOTIC_MIN_COUNT = 30
+"""A window expecting at least this many values in each of the reference's bins is judged on the statistic's
+asymptotic no-drift distribution; one expecting fewer (a small window, a rare flag value) on a bootstrap."""
+BOOTSTRAP_DRAWS = 20_000
+WINDOW_TESTS = ("psi", "jensen_shannon", "hellinger", "wasserstein")
+
+
+def window_threshold(
+    test: str,
+    reference_counts: tuple[int, ...],
+    *,
+    window_size: int,
+    ert_windows: float,
+    edges: tuple[float, ...] = (),
+) -> float:
+    """The value of ``test`` that a window of ``window_size`` values *without drift* exceeds once in
+    ``ert_windows`` windows: the ``1 - 1/ERT`` quantile of its no-drift distribution, counting both sampling
+    errors, the window's and the reference's own (the reference is a sample of the same distribution).
+
+    Where every bin expects ``ASYMPTOTIC_MIN_COUNT`` values, the quantile comes from the asymptotic law: the
+    chi-square divergence between two samples of sizes ``n`` and ``m`` on ``k`` bins is ``χ²(k - 1) / n_eff``
+    with ``n_eff = 1 / (1/n + 1/m)``, and PSI ≈ χ²-divergence, Hellinger² ≈ JS² · ln 2 ≈ χ²-divergence / 8;
+    Wasserstein (``edges`` needed) is the binned CDF difference, a Gaussian bridge, simulated once per reference
+    at unit scale and scaled by ``1 / sqrt(n_eff)``. Elsewhere a multinomial bootstrap draws the window from
+    a resampled reference, and beyond its resolution the tail is extrapolated (:func:`tail_quantile`).
+    Deterministic and cached, the window size rounded to two significant digits: a replay decides the same.
+
+    >>> t = window_threshold("psi", (2000,) * 10, window_size=3000, ert_windows=1000)
+    >>> round(t, 4)  # chi2.ppf(0.999, 9) = 27.9 over n_eff = 1 / (1/3000 + 1/20000)
+    0.0107
+    >>> window_threshold("psi", (2000,) * 10, window_size=3040, ert_windows=1000) == t
+    True
+    >>> small = window_threshold("psi", (2000,) * 10, window_size=100, ert_windows=1000)  # bootstrapped
+    >>> 0.2 < small < 0.5
+    True
+    """
+    if test not in WINDOW_TESTS:
+        raise ValueError(f"cannot calibrate {test!r}; calibrated tests: {', '.join(WINDOW_TESTS)}")
+    if ert_windows <= 1:
+        raise ValueError("ert_windows must be greater than 1")
+    if test == "wasserstein" and len(edges) + 1 != len(reference_counts):
+        raise ValueError("wasserstein needs the reference's edges (one fewer than its bins)")
+    size = int(float(f"{max(window_size, 1):.2g}"))
+    return _window_threshold(test, tuple(int(c) for c in reference_counts), tuple(float(e) for e in edges), size,
+                             float(ert_windows))
+
+
+@lru_cache(maxsize=16_384)
+def _window_threshold(test: str, counts: tuple[int, ...], edges: tuple[float, ...], n: int, ert: float) -> float:
+    ref = np.asarray(counts, dtype=np.float64)
+    m = float(ref.sum())
+    p = ref / m
+    n_eff = 1.0 / (1.0 / n + 1.0 / m)
+    level = 1.0 - 1.0 / ert
+    held = p[p > 0]
+    if held.size < 2:
+        return 0.0  # one bin: nothing can move
+    if n * float(held.min()) >= ASYMPTOTIC_MIN_COUNT:
+        if test == "wasserstein":
+            return _unit_wasserstein_quantile(counts, edges, ert) / math.sqrt(n_eff)
+        divergence = float(stats.chi2.ppf(level, df=held.size - 1)) / n_eff
+        return {"psi": divergence, "hellinger": math.sqrt(divergence / 8),
+                "jensen_shannon": math.sqrt(divergence / (8 * math.log(2)))}[test]
+    rng = np.random.default_rng(zlib.crc32(repr((test, counts, n, ert)).encode()))
+    truth = rng.multinomial(int(m), p, size=BOOTSTRAP_DRAWS) / m  # the distribution the reference was drawn from
+    windows = rng.multinomial(n, truth) / n
+    values = _row_statistics(test, p, windows) if test != "wasserstein" else _row_wasserstein(p, windows, edges)
+    return tail_quantile(values, level, squared=test != "psi")
+
+
+def tail_quantile(values: np.ndarray, level: float, *, squared: bool = False) -> float:
+    """The ``level`` quantile of ``values``: empirical while at least 20 values lie beyond it, else extrapolated
+    on the scaled chi-square ``a · χ²(ν)`` through the empirical 99th and ``1 - 20/B`` percentiles (of the
+    squared values when ``squared``: distances whose squares are χ²-like).
+
+    >>> rng = np.random.default_rng(1)
+    >>> draws = rng.chisquare(9, 20_000) / 1000
+    >>> exact = float(stats.chi2.ppf(1 - 1e-5, 9)) / 1000  # 0.039; the 20,000 draws see up to 1 - 1e-3
+    >>> abs(tail_quantile(draws, 1 - 1e-5) / exact - 1) < 0.1
+    True
+    """
+    t = np.square(values) if squared else np.asarray(values, dtype=np.float64)
+    resolved = 1.0 - 20.0 / t.size
+    if level <= resolved:
+        out = float(np.quantile(t, level, method="higher"))
+    else:
+        low, high = (float(np.quantile(t, q, method="higher")) for q in (0.99, resolved))
+        out = high if low <= 0 or high <= low else _scaled_chi2_through(low, high, resolved, level)
+    return math.sqrt(out) if squared else out
+
+
+def _scaled_chi2_through(low: float, high: float, resolved: float, level: float) -> float:
+    """``a · χ²(ν)``'s ``level`` quantile, ``a`` and ``ν`` set so its 99th and ``resolved`` percentiles are
+    ``low`` and ``high`` (the ratio of the two fixes ν; clamped to ν in [0.05, 10,000])."""
+
+    def ratio(log_nu: float) -> float:
+        nu = math.exp(log_nu)
+        return float(stats.chi2.ppf(resolved, nu) / stats.chi2.ppf(0.99, nu)) - high / low
+
+    lo, hi = math.log(0.05), math.log(10_000.0)
+    if ratio(lo) < 0:
+        log_nu = lo
+    elif ratio(hi) > 0:
+        log_nu = hi
+    else:
+        log_nu = float(optimize.brentq(ratio, lo, hi, xtol=1e-6))
+    nu = math.exp(log_nu)
+    scale = low / float(stats.chi2.ppf(0.99, nu))
+    return scale * float(stats.chi2.ppf(level, nu))
+
+
+WASSERSTEIN_DRAWS = 50_000
+
+
+@lru_cache(maxsize=4096)
+def _unit_wasserstein_quantile(counts: tuple[int, ...], edges: tuple[float, ...], ert: float) -> float:
+    """The ``1 - 1/ERT`` quantile of the binned normalised Wasserstein at ``n_eff = 1``: the bin proportions'
+    error is Gaussian with covariance ``diag(p) - p pᵀ`` (drawn as ``√p·g - p·Σ√p·g``)."""
+    ref = np.asarray(counts, dtype=np.float64)
+    p = ref / ref.sum()
+    rng = np.random.default_rng(zlib.crc32(repr((counts, edges, ert)).encode()))
+    values = np.empty(WASSERSTEIN_DRAWS)
+    chunk = 50_000
+    for start in range(0, WASSERSTEIN_DRAWS, chunk):
+        u = np.sqrt(p) * rng.standard_normal((chunk, p.size))
+        error = u - np.outer(u.sum(axis=1), p)
+        values[start:start + chunk] = _row_wasserstein(p, p + error, edges)
+    return tail_quantile(values, 1.0 - 1.0 / ert, squared=True)
+
+
+def _row_wasserstein(p: np.ndarray, q: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    """:func:`~driftline.detectors.stats.binned.binned_wasserstein` between ``p`` and every row of ``q``."""
+    e = np.asarray(edges, dtype=np.float64)
+    if e.size < 2:
+        return np.zeros(q.shape[0])
+    f_ref, f_cur = np.cumsum(p), np.cumsum(q, axis=1)
+    w1 = np.abs(f_ref[1:-1] - f_cur[:, 1:-1]) @ np.diff(e)
+    iqr = float(np.interp(0.75, f_ref[:-1], e) - np.interp(0.25, f_ref[:-1], e))
+    scale = iqr if iqr > 0 else float(e[-1] - e[0]) or 1.0
+    rows: np.ndarray = w1 / scale
     return rows

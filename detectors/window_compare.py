@@ -17,23 +17,24 @@ bins (:mod:`driftline.detectors.stats.binned`): a window is kept as counts, not 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from driftline.config import Feature, ModelSpec, Thresholds, segment_key
-from driftline.detectors.calibration import CALIBRATED_TESTS, binned_threshold
+from driftline.config import EFFECT_TESTS, Feature, ModelSpec, Thresholds, segment_key
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, decide
 from driftline.detectors.policies.alert_policy import (
     Severity,
 )
 from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
 from driftline.detectors.spec_resolution import monitored_features
-from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein, binned_wasserstein_test
+from driftline.detectors.stats.distances import hellinger, jensen_shannon
+from driftline.detectors.stats.psi import psi
 from driftline.detectors.stats.verdict import WindowVerdict
 from driftline.detectors.stats.window_tests import chi_square_test, hellinger_test, js_test, psi_test
+from driftline.detectors.thresholds import bar_for
 
-EFFECT_TESTS = ("psi", "jensen_shannon", "hellinger", "wasserstein")
 GATE_TESTS = ("chi_square", "ks")
 
 
@@ -95,6 +96,12 @@ class FeatureWindow:
         if severity == "warning" and self.verdict.warning_threshold is not None:
             return self.verdict.warning_threshold
         return self.verdict.threshold
+
+    def rule_for(self, severity: Severity | None) -> str | None:
+        """What set that threshold (:mod:`~driftline.detectors.thresholds`): calibrated, floor, band or fixed."""
+        if severity == "warning" and self.verdict.warning_threshold is not None:
+            return self.verdict.warning_rule
+        return self.verdict.rule
 
 
 def bin_vector(reference: AnyFeatureReference, bin_counts: Mapping[str, int]) -> np.ndarray:
@@ -169,33 +176,46 @@ def _run_test(
     test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
 ) -> WindowVerdict | None:
     r, c = _Counts(ref), _Counts(cur)
-    calibrated = _calibrated(test, ref, cur, thresholds)
-    if test == "psi":
-        if calibrated is not None:  # one calibrated threshold: no separate warning band
-            return psi_test(r, c, warning=calibrated, critical=calibrated)
-        return psi_test(r, c, warning=thresholds.psi_warning, critical=thresholds.psi_critical)
-    if test == "jensen_shannon":
-        return js_test(r, c, threshold=calibrated or thresholds.jensen_shannon)
-    if test == "hellinger":
-        return hellinger_test(r, c, threshold=calibrated or thresholds.hellinger)
     if test == "chi_square":
         return chi_square_test(r, c, alpha=thresholds.p_value)
-    if isinstance(reference, CategoricalReference):
+    if test in ("ks", "wasserstein") and isinstance(reference, CategoricalReference):
         return None  # ks and wasserstein need an order: numeric features only (the spec enforces it)
     if test == "ks":
         return binned_ks_test(ref, cur, alpha=thresholds.p_value)
-    if test == "wasserstein":
-        return binned_wasserstein_test(reference.edges, ref, cur, threshold=thresholds.wasserstein)
+    if thresholds.mode == "calibrated":
+        edges = () if isinstance(reference, CategoricalReference) else tuple(reference.edges)
+        bar = bar_for(test, thresholds, tuple(int(x) for x in ref), window_size=int(cur.sum()), edges=edges)
+        return bar.verdict(_effect(test, reference, ref, cur), int(ref.sum()), int(cur.sum()))
+    return _fixed(test, reference, thresholds, r, c)
+
+
+def _effect(test: str, reference: AnyFeatureReference, ref: np.ndarray, cur: np.ndarray) -> float:
+    """The effect test's statistic (the same functions as the fixed-threshold tests)."""
+    if test == "psi":
+        return psi(ref, cur)
+    if test == "jensen_shannon":
+        return jensen_shannon(ref, cur)
+    if test == "hellinger":
+        return hellinger(ref, cur)
+    if test == "wasserstein" and not isinstance(reference, CategoricalReference):
+        return binned_wasserstein(reference.edges, ref, cur)
     raise ValueError(f"unknown window test {test!r}")
 
 
-def _calibrated(test: str, ref: np.ndarray, cur: np.ndarray, thresholds: Thresholds) -> float | None:
-    """With ``ert_windows``, the effect threshold for a window of this size (see
-    :func:`~driftline.detectors.calibration.binned_threshold`); else None (the fixed thresholds)."""
-    if thresholds.ert_windows is None or test not in CALIBRATED_TESTS:
-        return None
-    return binned_threshold(test, tuple(int(x) for x in ref), window_size=int(cur.sum()),
-                            ert_windows=thresholds.ert_windows)
+def _fixed(test: str, reference: AnyFeatureReference, thresholds: Thresholds, r: _Counts, c: _Counts
+           ) -> WindowVerdict:
+    """``mode = "fixed"``: the constant thresholds (PSI with its two bands)."""
+    if test == "psi":
+        verdict = psi_test(r, c, warning=thresholds.psi_warning, critical=thresholds.psi_critical)
+    elif test == "jensen_shannon":
+        verdict = js_test(r, c, threshold=thresholds.jensen_shannon)
+    elif test == "hellinger":
+        verdict = hellinger_test(r, c, threshold=thresholds.hellinger)
+    elif test == "wasserstein" and not isinstance(reference, CategoricalReference):
+        verdict = binned_wasserstein_test(reference.edges, r.counts, c.counts, threshold=thresholds.wasserstein)
+    else:
+        raise ValueError(f"unknown window test {test!r}")
+    return replace(verdict, rule="fixed", warning_rule="fixed" if verdict.warning_threshold is not None else None)
 
 
 def _proportions(counts: np.ndarray) -> tuple[float, ...]:

@@ -26,3 +26,8 @@ class WindowVerdict:
     warning: bool = False
     p_value: float | None = None
     warning_threshold: float | None = None
+    rule: str | None = None
+    """What set ``threshold``: ``calibrated``, ``floor``, ``band`` (:mod:`driftline.detectors.thresholds`) or
+    ``fixed``; None for a p-value test."""
+    warning_rule: str | None = None
+    """What set ``warning_threshold``."""

@@ -85,8 +85,9 @@ window 2026-01-01 00:06-00:07 UTC  n=1000
         counted = f"n={alert.n_current} labels vs ref {alert.n_reference}"
     else:
         relation = ">=" if alert.statistic >= alert.threshold else "<"
-        verdict = f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:g}"
-        verdict += f" ({gate})" if gate else ""
+        verdict = f"{alert.detector} {alert.statistic:.3f} {relation} {alert.threshold:.3g}"
+        detail = ", ".join(x for x in (alert.rule if alert.rule != "fixed" else None, gate) if x)
+        verdict += f" ({detail})" if detail else ""
         counted = f"n={alert.n_current} vs ref {alert.n_reference}"
     return f"{alert.severity.upper()} {alert.state:<7} {where}: {verdict}  window {span}  {counted}"
 

@@ -157,7 +157,8 @@ def latest_statistics(window_id: int, window_end: float, results: Sequence[Featu
             "window_end": window_end,
             "test": r.verdict.test,
             "statistic": r.verdict.statistic if math.isfinite(r.verdict.statistic) else None,
-            "threshold": r.verdict.threshold,
+            "threshold": r.threshold_for(r.severity or "warning"),  # the bar it crossed, or the first it would
+            "rule": r.rule_for(r.severity or "warning"),
             "p_value": r.p_value,
             "severity": r.severity,
             "n_current": r.n_current,

@@ -63,8 +63,8 @@ class FeaturePoint:
         verdict = result.verdict
         statistic = verdict.statistic if math.isfinite(verdict.statistic) else None
         counts = tuple(round(p * result.n_current) for p in result.current)
-        return cls(verdict.test, statistic, verdict.threshold, result.p_value, result.severity, result.n_current,
-                   counts)
+        return cls(verdict.test, statistic, result.threshold_for(result.severity or "warning"), result.p_value,
+                   result.severity, result.n_current, counts)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ infer = false
 window = {{ kind = "sliding", size_seconds = 120, step_seconds = 60 }}
 features.amount = {{ kind = "numeric", tests = ["jensen_shannon", "ks"] }}
 features.channel = {{ kind = "categorical", tests = ["chi_square"] }}
-thresholds = {{ jensen_shannon = 0.2, min_samples = 500 }}
+thresholds = {{ mode = "fixed", jensen_shannon = 0.2, min_samples = 500 }}
 alert_policy = {{ fire_after = 2, resolve_after = 1 }}
 """
 

@@ -90,3 +90,63 @@ def test_decision_needs_effect_gate_and_samples() -> None:
     out = decide(evidence, DecisionRule(min_samples=200))
     assert {f for f, v in out.items() if v.drift} == {"big_and_significant", "ungated_big"}
     assert not out["too_few"].warning
+
+
+def _brute_force(test: str, counts: tuple[int, ...], n: int, ert: float, edges: tuple[float, ...] = ()) -> float:
+    """The quantile from 400,000 windows drawn from resampled references (the slow, obvious way)."""
+    from driftline.detectors.calibration import _row_statistics, _row_wasserstein
+
+    rng = np.random.default_rng(5)
+    ref = np.asarray(counts, dtype=np.float64)
+    p = ref / ref.sum()
+    values = []
+    for _ in range(8):
+        truth = rng.multinomial(int(ref.sum()), p, size=50_000) / ref.sum()
+        windows = rng.multinomial(n, truth) / n
+        values.append(_row_statistics(test, p, windows) if test != "wasserstein"
+                      else _row_wasserstein(p, windows, edges))
+    return float(np.quantile(np.concatenate(values), 1 - 1 / ert))
+
+
+DECILE_EDGES = (-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816)
+
+
+@pytest.mark.parametrize(("test", "counts", "n"), [
+    ("psi", (2000,) * 10, 3000),  # asymptotic
+    ("psi", (2000,) * 10, 30_000),
+    ("jensen_shannon", (2000,) * 10, 1000),
+    ("hellinger", (2000,) * 10, 1000),
+    ("wasserstein", (2000,) * 10, 1000),
+    ("psi", (19_400, 600), 200),  # a 3 % flag in a small window: bootstrapped
+    ("psi", (6000, 4000, 3000, 2000, 2000, 1400, 1000, 600), 500),  # an uneven code
+    ("wasserstein", (2000,) * 10, 200),
+])
+def test_the_calibrated_threshold_is_the_no_drift_quantile(test: str, counts: tuple[int, ...], n: int) -> None:
+    from driftline.detectors.calibration import window_threshold
+
+    edges = DECILE_EDGES if test == "wasserstein" else ()
+    ours = window_threshold(test, counts, window_size=n, ert_windows=1000, edges=edges)
+    assert ours == pytest.approx(_brute_force(test, counts, n, 1000, edges), rel=0.08)
+
+
+def test_beyond_the_bootstrap_the_tail_is_extrapolated_and_errs_high() -> None:
+    from driftline.detectors.calibration import window_threshold
+
+    counts = (6000, 4000, 3000, 2000, 2000, 1400, 1000, 600)  # 8 bins, 500 events: bootstrapped
+    at = {ert: window_threshold("psi", counts, window_size=500, ert_windows=ert) for ert in (1e3, 1e4, 1e5, 1e6)}
+    assert at[1e3] < at[1e4] < at[1e5] < at[1e6] < 3 * at[1e3]
+    # the asymptotic law at these counts is close: the extrapolation stays within a third of it
+    from scipy import stats
+
+    asymptotic = stats.chi2.ppf(1 - 1e-5, 7) * (1 / 500 + 1 / sum(counts))
+    assert asymptotic * 0.9 <= at[1e5] <= asymptotic * 1.35
+
+
+def test_one_bin_cannot_move_and_a_test_that_needs_edges_says_so() -> None:
+    from driftline.detectors.calibration import window_threshold
+
+    assert window_threshold("psi", (1000, 0), window_size=500, ert_windows=100) == 0.0
+    with pytest.raises(ValueError, match="wasserstein needs the reference's edges"):
+        window_threshold("wasserstein", (10, 10), window_size=500, ert_windows=100)
+    with pytest.raises(ValueError, match="cannot calibrate 'ks'"):
+        window_threshold("ks", (10, 10), window_size=500, ert_windows=100)

@@ -54,10 +54,41 @@ def test_too_few_samples_never_drift_whatever_the_effect() -> None:
 
 
 def test_thresholds_come_from_the_spec() -> None:
-    window = {"x": counts_of("x", RNG.normal(0.45, 1, 5000))}
+    window = {"x": counts_of("x", RNG.normal(0.7, 1, 1000))}  # PSI ~0.46, Wasserstein/IQR ~0.4
     (default,) = compare_window(REFERENCE, spec(), window)
-    (lenient,) = compare_window(REFERENCE, spec(psi_warning=0.5, psi_critical=0.9, wasserstein=5.0), window)
-    assert default.severity == "critical" and lenient.severity is None
+    (banded,) = compare_window(REFERENCE, spec(bands={"psi": 0.8, "wasserstein": 0.8}), window)
+    (floored,) = compare_window(REFERENCE, spec(floors={"psi": 0.8, "wasserstein": 0.8}), window)
+    (fixed,) = compare_window(REFERENCE, spec(mode="fixed", psi_warning=0.8, psi_critical=0.9, wasserstein=5.0),
+                              window)
+    assert (default.severity, banded.severity, floored.severity, fixed.severity) == (
+        "critical", "warning", None, None)
+    assert (default.rule_for("critical"), banded.rule_for("warning"), fixed.rule_for("critical")) == (
+        "band", "calibrated", "fixed")
+
+
+@pytest.mark.parametrize(("shift", "severity"), [(0.0, None), (0.15, "warning"), (0.3, "warning"), (0.6, "critical")])
+def test_a_shift_reads_its_severity_at_3000_events_on_every_effect_test(shift: float, severity: str | None) -> None:
+    """The floors and bands are one shift's size on every test: 0.1 sd alerts, 0.5 sd is critical."""
+    rng = np.random.default_rng(int(shift * 100))
+    window = {"x": counts_of("x", rng.normal(shift, 1, 3000))}
+    for test in ("psi", "jensen_shannon", "hellinger", "wasserstein"):
+        only = ModelSpec.model_validate({"features": {"x": {"kind": "numeric", "tests": [test, "ks"]}},
+                                         "infer": False})
+        (result,) = compare_window(REFERENCE, only, window)
+        assert (test, result.severity) == (test, severity)
+
+
+def test_a_huge_window_alerts_only_beyond_the_floor() -> None:
+    rng = np.random.default_rng(3)
+    small = {"x": counts_of("x", rng.normal(0.05, 1, 200_000))}  # significant, but PSI ~0.003
+    (result,) = compare_window(REFERENCE, spec(), small)
+    assert result.gate is not None and result.gate.p_value is not None and result.gate.p_value < 0.01
+    assert result.severity is None and result.rule_for("warning") == "floor"
+
+
+def test_constants_without_the_fixed_mode_are_refused() -> None:
+    with pytest.raises(ValueError, match="psi_warning apply to mode = 'fixed'"):
+        spec(psi_warning=0.05)
 
 
 def test_a_feature_without_values_in_the_window_is_not_judged() -> None:
@@ -101,21 +132,22 @@ def test_segments_are_judged_apart_from_the_whole() -> None:
     assert "x|region=eu" in states and states["x|region=eu"].firing
 
 
-def test_ert_thresholds_follow_the_window_size_and_hold_the_false_alarm_rate() -> None:
-    from driftline.detectors.calibration import binned_threshold
+def test_calibrated_thresholds_follow_the_window_size_and_hold_the_false_alarm_rate() -> None:
+    from driftline.detectors.calibration import window_threshold
 
-    calibrated = spec(ert_windows=200)
+    calibrated = ModelSpec.model_validate({  # PSI alone, held against the calibrated value alone
+        "features": {"y": {"kind": "numeric", "tests": ["psi"]}}, "infer": False,
+        "thresholds": {"ert_windows": 200, "floors": {"psi": 1e-6}}})
     feature = REFERENCE.features["y"]
-    small = binned_threshold("psi", feature.counts, window_size=300, ert_windows=200)
-    large = binned_threshold("psi", feature.counts, window_size=30_000, ert_windows=200)
-    assert small > 10 * large  # the noise of PSI shrinks about as 1/n
+    small = window_threshold("psi", feature.counts, window_size=300, ert_windows=200)
+    large = window_threshold("psi", feature.counts, window_size=30_000, ert_windows=200)
+    assert small > 5 * large  # the noise of PSI shrinks as 1/n + 1/m
     rng = np.random.default_rng(11)
-    p = np.asarray(feature.counts) / sum(feature.counts)
     fired = 0
-    for _ in range(2000):  # windows without drift, drawn like the reference
-        window = {"y": {str(b): int(n) for b, n in enumerate(rng.multinomial(3000, p)) if n}}
+    for _ in range(2000):  # windows without drift: drawn from the distribution the reference was drawn from
+        window = {"y": counts_of("y", rng.normal(0, 1, 3000))}
         (result,) = [r for r in compare_window(REFERENCE, calibrated, window) if r.feature == "y"]
-        fired += result.verdict.statistic >= result.verdict.threshold
+        fired += result.verdict.statistic >= result.threshold_for("warning")
     assert 2 <= fired <= 25  # about 2000 / 200 = 10 exceedances of the effect threshold
 
 
