@@ -182,6 +182,10 @@ class CategoricalEvidence(BaseModel):
     current: list[float]
 
 
+ThresholdRule = Literal["calibrated", "floor", "band", "fixed"]
+"""What set an effect test's threshold (docs/thresholds.md)."""
+
+
 class DriftAlert(_Output):
     """A detector's verdict on one feature (or the prediction, or performance) turned into an alert."""
 
@@ -192,7 +196,7 @@ class DriftAlert(_Output):
     detector: Name
     statistic: float
     threshold: float
-    rule: Literal["calibrated", "floor", "band", "fixed"] | None = Field(
+    rule: ThresholdRule | None = Field(
         None, description="What set the threshold of an effect test: calibrated (the window size's sampling noise "
         "for the expected run time between false alarms), floor (the smallest effect that alerts), band (the "
         "critical effect size) or fixed (a spec's constant); docs/thresholds.md.")

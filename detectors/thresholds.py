@@ -16,13 +16,10 @@ says which of the three set the bar it crossed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from driftline.config import Thresholds
+from driftline.config import ThresholdRule, Thresholds
 from driftline.detectors.calibration import window_threshold
 from driftline.detectors.stats.verdict import WindowVerdict
-
-Rule = Literal["calibrated", "floor", "band", "fixed"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ class Bar:
     def critical(self) -> float:
         return max(self.warning, self.band)
 
-    def rule(self, severity: str | None) -> Rule:
+    def rule(self, severity: str | None) -> ThresholdRule:
         if severity == "critical" and self.band >= self.warning:
             return "band"
         return "calibrated" if self.calibrated >= self.floor else "floor"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from driftline.config import EFFECT_TESTS, Feature, ModelSpec, Thresholds, segment_key
+from driftline.config import EFFECT_TESTS, Feature, ModelSpec, ThresholdRule, Thresholds, segment_key
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, decide
 from driftline.detectors.policies.alert_policy import (
     Severity,
@@ -97,7 +97,7 @@ class FeatureWindow:
             return self.verdict.warning_threshold
         return self.verdict.threshold
 
-    def rule_for(self, severity: Severity | None) -> str | None:
+    def rule_for(self, severity: Severity | None) -> ThresholdRule | None:
         """What set that threshold (:mod:`~driftline.detectors.thresholds`): calibrated, floor, band or fixed."""
         if severity == "warning" and self.verdict.warning_threshold is not None:
             return self.verdict.warning_rule

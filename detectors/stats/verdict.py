@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from driftline.config import ThresholdRule
+
 
 @dataclass(frozen=True)
 class WindowVerdict:
@@ -26,8 +28,8 @@ class WindowVerdict:
     warning: bool = False
     p_value: float | None = None
     warning_threshold: float | None = None
-    rule: str | None = None
+    rule: ThresholdRule | None = None
     """What set ``threshold``: ``calibrated``, ``floor``, ``band`` (:mod:`driftline.detectors.thresholds`) or
     ``fixed``; None for a p-value test."""
-    warning_rule: str | None = None
+    warning_rule: ThresholdRule | None = None
     """What set ``warning_threshold``."""
