@@ -124,7 +124,7 @@ class Thresholds(_Spec):
 
     mode: Literal["calibrated", "fixed"] = "calibrated"
     ert_windows: float = Field(
-        100_000, gt=1, description="calibrated: expected windows between false alarms, per test of a feature.")
+        1_000_000, gt=1, description="calibrated: expected windows between false alarms, per test of a feature.")
     floors: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FLOORS),
                                      description="calibrated: per effect test, the smallest effect that alerts.")
     bands: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BANDS),

@@ -68,8 +68,8 @@ def bar_for(
 
     >>> from driftline.config import Thresholds
     >>> b = bar_for("psi", Thresholds(), (2000,) * 10, window_size=3000)
-    >>> round(b.calibrated, 4), b.floor, b.band  # chi2.ppf(1 - 1e-5, 9) = 39.3, over n_eff = 2609
-    (0.0151, 0.01, 0.25)
+    >>> round(b.calibrated, 4), b.floor, b.band  # chi2.ppf(1 - 1e-6, 9) = 44.8, over n_eff = 2609
+    (0.0172, 0.01, 0.25)
     """
     calibrated = window_threshold(test, reference_counts, window_size=window_size,
                                   ert_windows=thresholds.ert_windows, edges=edges)

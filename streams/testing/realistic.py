@@ -51,6 +51,10 @@ class Profile:
     new_channel: str = "kiosk"
     fraud_logit: float = -3.0
     """The fraud class's mean logit (a class-mix shift moves it)."""
+    income_shift: float = 0.0
+    """The income's mean moved by this many of its standard deviations (a covariate shift)."""
+    channel_mix: tuple[float, ...] = tuple(CHANNEL_MIX.values())
+    """web, app and pos shares."""
 
 
 STATIONARY = Profile()
@@ -67,7 +71,7 @@ def shaped_columns(n: int, rng: np.random.Generator, profile: Profile = STATIONA
     flags = rng.random(n) < profile.flag_rate
     as_bool = rng.random(n) < 0.3
     mix = np.asarray(profile.region_mix) / sum(profile.region_mix)
-    income = np.round(rng.normal(55_000, 15_000, n), 0)
+    income = np.round(rng.normal(55_000 + profile.income_shift * 15_000, 15_000, n), 0)
     income_null = rng.random(n) < profile.income_null
     tenure = np.round(rng.uniform(0, 3650, n), 1)
     tenure_absent = rng.random(n) < profile.tenure_absent
@@ -115,7 +119,8 @@ class RealisticModel:
         """``n`` rows of features and their probability-map prediction (under ``"prediction"``)."""
         columns = {"amount": with_strings(zero_inflated(n, rng), profile.amount_strings, rng),
                    **shaped_columns(n, rng, profile)}
-        channel = rng.choice(list(CHANNEL_MIX), size=n, p=list(CHANNEL_MIX.values())).tolist()
+        mix = np.asarray(profile.channel_mix) / sum(profile.channel_mix)
+        channel = rng.choice(list(CHANNEL_MIX), size=n, p=mix).tolist()
         columns["channel"] = with_unseen(channel, profile.unseen_channel, profile.new_channel, rng)
         flags = np.asarray(columns["is_new_customer"], dtype=float)
         fraud = 1 / (1 + np.exp(-(profile.fraud_logit + 0.8 * flags + rng.normal(0, 1, n))))
