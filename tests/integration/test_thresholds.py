@@ -42,8 +42,9 @@ async def test_moderate_shifts_fire_within_three_windows_and_stationary_streams_
     suffix = settings.app_id[-8:]
     shifting = {name: RealisticModel(model_id=f"th-{name}-{suffix}", seed=60 + i) for i, name in enumerate(SHIFTS)}
     calm = {n: RealisticModel(model_id=f"th-calm{n}-{suffix}", seed=70 + i) for i, n in enumerate(CALM)}
-    spec = tmp_path / "monitors.toml"  # windows of 100 are judged too (the default min_samples is 200)
-    spec.write_text(f"[models.{calm[100].model_id}]\nthresholds = {{ min_samples = 100 }}\n")
+    spec = tmp_path / "monitors.toml"  # windows of 100 judged on every feature, those with nulls too
+    spec.write_text(f'[models.{calm[100].model_id}]\nwindow = {{ kind = "tumbling", size_seconds = 60 }}\n'
+                    "thresholds = { min_samples = 50 }\n")
     events: list[dict[str, object]] = []
     for name, model in shifting.items():
         for w in range(SHIFT_WINDOWS):
