@@ -15,8 +15,10 @@ signal            the share of the window's values that are ...         the refe
 
 A feature whose values go null, of the wrong type or to categories never seen leaves its distribution tests
 little or nothing to compare, so without these signals such a feature could look calm. Each is one-sided (a
-rise): a two-proportion z test at ``alpha`` per feature and window (:data:`QUALITY_ALPHA`), **and** a minimum
-rise (:data:`MIN_RISE`), so a large window does not alert on a trivial one. Its result is a
+rise): a two-proportion z test at ``alpha`` per feature and window (:data:`QUALITY_ALPHA`), with few counts
+also an exact binomial tail (:data:`EXACT_BELOW`: in a small window two values beyond a 20,000-value range
+are a 1-in-20,000 event, not the z test's 1e-44), **and** a minimum rise (:data:`MIN_RISE`), so a large window
+does not alert on a trivial one. Its result is a
 :class:`~driftline.detectors.window_compare.FeatureWindow` keyed ``<feature>#<signal>``: its own alert state,
 alert (its ``detector`` is the signal) and history column. A signal is computed only when the window or the
 reference has some of what it counts, or its alert has a state (it must see the window that resolves it), so a
@@ -32,7 +34,7 @@ import math
 from collections.abc import Collection, Mapping
 from urllib.parse import quote, unquote
 
-from scipy.stats import norm
+from scipy.stats import binom, norm
 
 from driftline.config import ModelSpec, segment_key
 from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
@@ -58,6 +60,9 @@ UNSEEN_NAME_CHARS = 64
 
 MIN_RISE = {MISSING: 0.02, TYPE_MISMATCH: 0.01, OUT_OF_RANGE: 0.02, UNSEEN: 0.01}
 QUALITY_ALPHA = 1e-6
+EXACT_BELOW = 50
+"""A window count under this is also tested exactly (binomial tail at the reference's share, at least half a value
+in the reference): the larger p-value holds."""
 """Per signal, feature and window: 24 features over a day of minute windows is ~35,000 tests, so about one
 false alarm a month of them; the minimum rise keeps large windows quiet on trivial rises."""
 MISSING_ALPHA = QUALITY_ALPHA
@@ -177,6 +182,8 @@ def _share_verdict(signal: str, count: int, n: int, ref_count: float, ref_n: int
     pooled = (ref_count + count) / (ref_n + n)
     spread = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n + 1 / ref_n))
     p_value = float(norm.sf((p_win - p_ref) / spread))
+    if 0 < count < EXACT_BELOW:  # few counts: the normal approximation is far too bold (2 of 100 at 1e-4: z = 14)
+        p_value = max(p_value, float(binom.sf(count - 1, n, max(p_ref, 0.5 / ref_n))))
     noise = float(norm.isf(alpha)) * math.sqrt(max(p_ref * (1 - p_ref), 1e-12) * (1 / n + 1 / ref_n))
     rise = MIN_RISE[signal]
     drift = p_value < alpha and p_win - p_ref >= rise
