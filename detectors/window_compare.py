@@ -10,8 +10,11 @@ Per feature the spec lists window tests of two roles:
   multiple testing (Benjamini-Hochberg by default) by :func:`~driftline.detectors.gating.decide`.
 
 A feature drifts when its effect reaches the threshold, its gate passes and the
-window holds ``min_samples`` values. KS and Wasserstein run on the reference's
-bins (:mod:`driftline.detectors.stats.binned`): a window is kept as counts, not values.
+window holds ``min_samples`` values. Chi-square leaves out the bins the reference has no value in (a category
+it never saw, pooled in an empty ``__other__``): a steady trickle of one new value would otherwise make it
+fire in every window, and those values are the ``unseen`` signal's to judge, with its minimum rise.
+KS and Wasserstein run on the reference's bins (:mod:`driftline.detectors.stats.binned`): a window is kept as
+counts, not values.
 """
 
 from __future__ import annotations
@@ -176,8 +179,9 @@ def _run_test(
     test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
 ) -> WindowVerdict | None:
     r, c = _Counts(ref), _Counts(cur)
-    if test == "chi_square":
-        return chi_square_test(r, c, alpha=thresholds.p_value)
+    if test == "chi_square":  # on the bins the reference has values in: a value it never saw is `unseen`'s
+        known = ref > 0
+        return chi_square_test(_Counts(ref[known]), _Counts(cur[known]), alpha=thresholds.p_value)
     if test in ("ks", "wasserstein") and isinstance(reference, CategoricalReference):
         return None  # ks and wasserstein need an order: numeric features only (the spec enforces it)
     if test == "ks":

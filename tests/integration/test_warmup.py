@@ -9,6 +9,7 @@ import pytest
 
 from driftline.config.events import DriftAlert
 from driftline.config.settings import Settings
+from driftline.detectors import FeatureReference
 from driftline.streams.app.topics import ensure_topics
 from driftline.streams.ingest.decode import decode
 from driftline.streams.state.windows import RedisWindowStore
@@ -42,7 +43,9 @@ async def test_warmup_reference_from_the_first_events_then_drift_alerts(settings
             await wait_until(closed, 120, "the warm-up reference and the windows after it")
             reference = await store.get_reference(sim.model_id)
             assert reference is not None and reference.version.startswith("warmup-")
-            in_reference = sum(reference.features["amount"].counts)
+            amount = reference.features["amount"]  # its values, nulls and strings: one per event
+            assert isinstance(amount, FeatureReference)
+            in_reference = sum(amount.counts) + amount.nulls + amount.mismatched
             assert 3000 <= in_reference <= 6000
             assert reference.features["channel"].kind == "categorical"
             assert reference.features["__prediction__"].kind == "numeric"

@@ -157,3 +157,20 @@ def test_the_signal_detectors_the_config_knows_are_the_ones_the_detectors_comput
     from driftline.detectors.volume import VOLUME
 
     assert {*SIGNALS, VOLUME} == SIGNAL_DETECTORS
+
+
+def test_a_trickle_of_a_value_the_reference_never_saw_does_not_move_chi_square() -> None:
+    """2 of 2,000 values are new ("kiosk", pooled in the reference's empty __other__): the `unseen` signal's to
+    judge; chi-square on the known categories sees the same mix."""
+    ref = REFERENCE.features["c"]
+    values = [name for name, count in zip(ref.labels, ref.counts, strict=False)  # the reference's mix, 1,998 of it
+              for _ in range(round(count * 1998 / sum(ref.counts)))] + ["kiosk", "kiosk"]
+    rng = np.random.default_rng(8)
+    only = ModelSpec.model_validate({"features": {"c": {"kind": "categorical", "tests": ["chi_square"]}},
+                                     "infer": False})
+    (result,) = compare_window(REFERENCE, only, {"c": counts_of("c", values)})
+    assert ref.counts[-1] == 0  # the reference's __other__ is empty
+    assert result.p_value is not None and result.p_value > 0.01 and result.severity is None
+    shifted = [*rng.choice(["a", "b", "c"], 2000, p=[0.4, 0.4, 0.2]).tolist()]  # a real mix change still fires
+    (moved,) = compare_window(REFERENCE, only, {"c": counts_of("c", shifted)})
+    assert moved.severity == "critical"
