@@ -76,6 +76,8 @@ async def test_moderate_shifts_fire_within_three_windows_and_stationary_streams_
         fired = [a for a in alerts if a.model_id == model.model_id and a.state == "firing"]
         early = [(a.feature, a.detector) for a in fired if _window(a) < SHIFT_AT]
         assert early == [], (name, early)
+        others = [(a.feature, a.detector, a.statistic, _window(a)) for a in fired if a.feature != name]
+        assert others == [], (name, others)  # the features that did not move stay quiet
         drifted = [a for a in fired if a.feature == name and a.detector in EFFECT_TESTS]
         assert drifted, (name, [(a.feature, a.detector, _window(a)) for a in fired])
         first = drifted[0]
