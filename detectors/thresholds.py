@@ -29,6 +29,9 @@ class Bar:
     >>> bar = Bar("psi", calibrated=0.016, floor=0.01, band=0.25)
     >>> bar.warning, bar.critical, bar.rule("warning"), bar.rule("critical")
     (0.016, 0.25, 'calibrated', 'band')
+    >>> v = bar.verdict(0.011, 20_000, 3000)  # below both bars: each keeps the rule that set it
+    >>> (v.threshold, v.rule), (v.warning_threshold, v.warning_rule)
+    ((0.25, 'band'), (0.016, 'calibrated'))
     >>> Bar("psi", calibrated=0.001, floor=0.01, band=0.25).rule("warning")  # a huge window: the floor holds
     'floor'
     """
@@ -54,9 +57,8 @@ class Bar:
     def verdict(self, statistic: float, n_reference: int, n_current: int) -> WindowVerdict:
         """The test's verdict: a warning from :attr:`warning`, a drift (critical) from :attr:`critical`."""
         drift, warning = statistic >= self.critical, statistic >= self.warning
-        rule = self.rule("critical" if drift else "warning")
         return WindowVerdict(self.test, statistic, self.critical, n_reference, n_current, drift=drift,
-                             warning=warning, warning_threshold=self.warning, rule=rule,
+                             warning=warning, warning_threshold=self.warning, rule=self.rule("critical"),
                              warning_rule=self.rule("warning"))
 
 
