@@ -10,6 +10,14 @@ feature, and are not part of this API.
 from __future__ import annotations
 
 from driftline.detectors.alerts import online_alert, window_alerts
+from driftline.detectors.budget import (
+    BUDGET_KEY,
+    Allocation,
+    ModelLoad,
+    allocate,
+    count_window_tests,
+    windows_per_day,
+)
 from driftline.detectors.calibration import CalibratedThreshold, calibrate
 from driftline.detectors.error_indicator import NotComparable
 from driftline.detectors.gating import DecisionRule, FeatureEvidence, benjamini_hochberg, bonferroni, decide
@@ -107,6 +115,13 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "calibrate",
     "resolve_spec",
     "spec_problems",
+    # the fleet's false-alarm budget
+    "Allocation",
+    "BUDGET_KEY",
+    "ModelLoad",
+    "allocate",
+    "count_window_tests",
+    "windows_per_day",
     # online detectors
     "OnlineDetector",
     "OnlineVerdict",

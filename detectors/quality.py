@@ -15,7 +15,8 @@ signal            the share of the window's values that are ...         the refe
 
 A feature whose values go null, of the wrong type or to categories never seen leaves its distribution tests
 little or nothing to compare, so without these signals such a feature could look calm. Each is one-sided (a
-rise): a two-proportion z test at ``alpha`` per feature and window (:data:`QUALITY_ALPHA`), with few counts
+rise): a two-proportion z test at ``alpha`` per feature and window (``1 / thresholds.ert_windows``, the rate
+every test of a feature is held to: :data:`QUALITY_ALPHA` by default), with few counts
 also an exact binomial tail (:data:`EXACT_BELOW`: in a small window two values beyond a 20,000-value range
 are a 1-in-20,000 event, not the z test's 1e-44), **and** a minimum rise (:data:`MIN_RISE`), so a large window
 does not alert on a trivial one. Its result is a
@@ -60,12 +61,12 @@ UNSEEN_NAME_CHARS = 64
 
 MIN_RISE = {MISSING: 0.02, TYPE_MISMATCH: 0.01, OUT_OF_RANGE: 0.02, UNSEEN: 0.01}
 QUALITY_ALPHA = 1e-6
+"""Per signal, feature and window at the default ``ert_windows`` (a million): 24 features over a day of minute
+windows is ~35,000 tests, so about one false alarm a month of them; the minimum rise keeps large windows quiet
+on trivial rises."""
 EXACT_BELOW = 50
 """A window count under this is also tested exactly (binomial tail at the reference's share, at least half a value
 in the reference): the larger p-value holds."""
-"""Per signal, feature and window: 24 features over a day of minute windows is ~35,000 tests, so about one
-false alarm a month of them; the minimum rise keeps large windows quiet on trivial rises."""
-MISSING_ALPHA = QUALITY_ALPHA
 
 
 def values_counted(bins: Mapping[str, int]) -> int:
@@ -92,9 +93,9 @@ def unseen_name(bin_name: str) -> str:
 
 
 def quality_windows(reference: ModelReference, spec: ModelSpec, counts: Mapping[str, Mapping[str, int]], *,
-                    alpha: float = QUALITY_ALPHA, tracked: Collection[str] = ()) -> list[FeatureWindow]:
+                    alpha: float | None = None, tracked: Collection[str] = ()) -> list[FeatureWindow]:
     """Every data-quality signal of every monitored feature (and segment) with ``min_samples`` events that
-    has something to say (see the module).
+    has something to say (see the module), each at ``alpha`` (default: ``1 / spec.thresholds.ert_windows``).
 
     >>> import numpy as np
     >>> ref = ModelReference.build("m", "v1", {"x": np.arange(1000.0)}, n_bins=4,
@@ -107,6 +108,7 @@ def quality_windows(reference: ModelReference, spec: ModelSpec, counts: Mapping[
     >>> quality_windows(ref, spec, window)[-1].values
     {'kiosk': 100}
     """
+    alpha = alpha if alpha is not None else 1.0 / spec.thresholds.ert_windows
     results = []
     for name in monitored_features(spec, reference):
         feature = reference.features[name]
@@ -118,7 +120,7 @@ def quality_windows(reference: ModelReference, spec: ModelSpec, counts: Mapping[
 
 
 def missing_windows(reference: ModelReference, spec: ModelSpec, counts: Mapping[str, Mapping[str, int]], *,
-                    alpha: float = QUALITY_ALPHA, tracked: Collection[str] = ()) -> list[FeatureWindow]:
+                    alpha: float | None = None, tracked: Collection[str] = ()) -> list[FeatureWindow]:
     """The ``missing`` signal alone (a feature absent from an event counts as missing).
 
     >>> import numpy as np

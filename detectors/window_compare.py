@@ -170,7 +170,9 @@ def _run_tests(
     effects = [verdicts[t] for t in feature.tests if t in EFFECT_TESTS and t in verdicts]
     gate = next((verdicts[t] for t in feature.tests if t in GATE_TESTS and t in verdicts), None)
     if not effects:  # only p-value tests listed: the gate decides alone
-        return (gate if gate is not None else psi_test(_Counts(ref), _Counts(cur))), None
+        if gate is None:
+            return psi_test(_Counts(ref), _Counts(cur)), None
+        return (_calibrated_gate(gate, thresholds) if thresholds.mode == "calibrated" else gate), None
     worst = max(effects, key=lambda v: (v.drift, v.warning))  # stable: the first listed wins ties
     return worst, gate
 
@@ -191,6 +193,20 @@ def _run_test(
         bar = bar_for(test, thresholds, tuple(int(x) for x in ref), window_size=int(cur.sum()), edges=edges)
         return bar.verdict(_effect(test, reference, ref, cur), int(ref.sum()), int(cur.sum()))
     return _fixed(test, reference, thresholds, r, c)
+
+
+def _calibrated_gate(gate: WindowVerdict, thresholds: Thresholds) -> WindowVerdict:
+    """A p-value test that decides alone, at the false-alarm rate the expected run time gives: ``p < 1 / ERT``.
+
+    >>> from driftline.config import Thresholds
+    >>> g = WindowVerdict("ks", 0.05, 0.05, 20_000, 3000, drift=True, p_value=1e-4)
+    >>> v = _calibrated_gate(g, Thresholds())
+    >>> v.drift, v.threshold, v.rule
+    (False, 1e-06, 'calibrated')
+    """
+    alpha = 1.0 / thresholds.ert_windows
+    fired = gate.p_value is not None and gate.p_value < alpha
+    return replace(gate, threshold=alpha, drift=fired, warning=fired, rule="calibrated", warning_rule="calibrated")
 
 
 def _effect(test: str, reference: AnyFeatureReference, ref: np.ndarray, cur: np.ndarray) -> float:

@@ -3,9 +3,10 @@ the dashboard's model list; everything else in views/ is plain data."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
-from driftline.detectors import PerformanceState
+from driftline.detectors import BUDGET_KEY, PerformanceState
 from driftline.streams import State
 from driftline.views.model_view import ModelView, build_model_view
 
@@ -30,7 +31,8 @@ async def load_model_view(state: State, model_id: str, *, since: float | None = 
     if labels["joined"]:
         performance = await state.labels.performance(model_id, [w.window_id for w in windows])
         judged = PerformanceState.from_bytes(await state.labels.performance_state(model_id))
-    latest = await state.windows.latest(model_id) if not windows and since is None and until is None else {}
-    return build_model_view(model_id, reference, windows, alerts, triggers, firing, performance=performance,
-                            labels=labels, judged=judged, label_lag=dict(counts.lag), latest=latest, since=since,
-                            until=until)
+    latest = await state.windows.latest(model_id)
+    view = build_model_view(model_id, reference, windows, alerts, triggers, firing, performance=performance,
+                            labels=labels, judged=judged, label_lag=dict(counts.lag), since=since, until=until,
+                            latest=latest if not windows and since is None and until is None else {})
+    return dataclasses.replace(view, budget=dict(latest.get(BUDGET_KEY, {})))

@@ -23,9 +23,7 @@ from driftline.config import (
 from driftline.detectors import CategoricalReference, ModelReference, PerformanceState, band_at, metrics
 from driftline.streams import FeaturePoint, WindowPoint
 
-TREND_POINTS = 30
-"""Windows in a feature's small trend (the table's sparkline)."""
-
+TREND_POINTS = 30  # windows in a feature's small trend (the table's sparkline)
 AlertState = Literal["firing", "resolved", "ok"]
 _SEVERITY_RANK = {"critical": 0, "warning": 1}
 _ALERT_RANK = {"firing": 0, "resolved": 1, "ok": 2}
@@ -138,6 +136,8 @@ class ModelView:
     performance_metrics: dict[str, float] = field(default_factory=dict)
     """The newest labelled window's metrics (error rate, precision, recall, AUC, macro F1, MAE, RMSE: those its
     kind of model has)."""
+    budget: dict[str, Any] = field(default_factory=dict)
+    """What the fleet's false-alarm budget gives it, as its newest window recorded (docs/thresholds.md)."""
 
     def feature(self, key: str) -> FeatureView:
         return next(f for f in self.features if f.key == key)

@@ -79,16 +79,48 @@ lag median ≤ 64 s, p95 ≤ 68 min
     return line
 
 
+def budget_line(view: ModelView) -> str | None:
+    """What a model expects of false alarms (its share of the fleet's), as its newest window recorded.
+
+    >>> from driftline.views.model_view import ModelView
+    >>> v = ModelView("fraud", None, None, None, 0, None, None, [], [], [], {}, budget={"budget_per_day": 2.0,
+    ...     "ert_windows": 1.7e5, "expected_per_day": 0.25, "share": 0.125, "fleet_expected_per_day": 2.0,
+    ...     "tests": 30, "windows_per_day": 1440.0, "own_ert": False})
+    >>> print(budget_line(v))
+    fraud                    false alarms: 0.25 a day expected, 12% of the fleet's 2 \
+(budget 2 a day); 30 tests a window at ERT 1.7e+05 windows
+    """
+    b = view.budget
+    if b.get("expected_per_day") is None:
+        return None
+    budget = f"budget {b['budget_per_day']:.3g} a day" if b.get("budget_per_day") else "no budget set"
+    ert = "its spec's ERT" if b.get("own_ert") else "ERT"
+    line = (f"{view.model_id:<24} false alarms: {b['expected_per_day']:.3g} a day expected, {b['share']:.0%} of the "
+            f"fleet's {b['fleet_expected_per_day']:.3g} ({budget})")
+    return line + (f"; {b['tests']} tests a window at {ert} {b['ert_windows']:.2g} windows" if b.get("tests") else "")
+
+
+def fleet_line(views: list[ModelView]) -> str | None:
+    """The fleet's expected false alarms a day (from the newest record of any model)."""
+    recorded = [v.budget for v in views if v.budget.get("fleet_expected_per_day") is not None]
+    if not recorded:
+        return None
+    b = max(recorded, key=lambda r: r.get("models", 0))
+    budget = f"budget {b['budget_per_day']:.3g} a day" if b.get("budget_per_day") else "no budget set"
+    over = "; models with their own ERT spend it all" if b.get("over_budget") else ""
+    return (f"fleet: {b['fleet_expected_per_day']:.3g} false alarms a day expected across {b.get('models', '?')} "
+            f"model(s) ({budget}{over})")
+
+
 def status_table(views: list[ModelView], *, colour: bool = False) -> list[str]:
     if not views:
         return ["no models yet: build a reference with `driftline reference build`"]
     lines = [HEADER]
     for view in views:
         lines += [feature_line(view.model_id, f, colour=colour) for f in view.features]
-        health = label_health_line(view)
-        if health is not None:
-            lines.append(health)
-    return lines
+        lines += [line for line in (label_health_line(view), budget_line(view)) if line is not None]
+    fleet = fleet_line(views)
+    return lines + ([fleet] if fleet else [])
 
 
 async def status_lines(state: State, *, colour: bool = False) -> list[str]:

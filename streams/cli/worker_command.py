@@ -42,6 +42,9 @@ def add_worker_parser(subparsers: Any) -> argparse.ArgumentParser:
     worker.add_argument("--spread-over-partitions", action="store_true", default=UNSET,
                         help="producers key events by prediction_id, not model_id, so a model's events spread over "
                              "every partition: windows close once every partition has passed them")
+    worker.add_argument("--false-alarms-per-day", type=_positive, default=UNSET, metavar="N",
+                        help="the fleet's budget: expected false alarms a day across every model and feature, shared "
+                             "out as every test's ERT (docs/thresholds.md); unset: each spec's ert_windows")
     worker.add_argument("--spec", type=Path, action="append", default=[],
                         help="monitor spec file (.toml/.yaml), repeatable; models not in one use the flags above")
     worker.add_argument("--loglevel", default="info")
@@ -86,3 +89,13 @@ def worker_options(args: argparse.Namespace) -> WorkerDefaults:
     given = {field.name: getattr(args, field.name) for field in dataclasses.fields(WorkerDefaults)
              if hasattr(args, field.name)}
     return dataclasses.replace(WorkerDefaults(), **given)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from driftline.config import Settings
 from driftline.detectors import (
+    BUDGET_KEY,
     VOLUME_KEY,
     FeatureWindow,
     ModelReference,
@@ -111,7 +112,8 @@ class WindowCloser:
             await asyncio.sleep(self._settings.fault_hold_close_seconds)
         history = self._settings.history_windows
         latest = latest_statistics(window_id, end.timestamp(), results,
-                                   extra={VOLUME_KEY: {"baseline": baseline.to_dict()}})
+                                   extra={VOLUME_KEY: {"baseline": baseline.to_dict()},
+                                          **({BUDGET_KEY: monitor.budget} if monitor.budget else {})})
         close = WindowClose(
             window_id, end.timestamp(), states, latest,
             point=window_point(window_id, start.timestamp(), end.timestamp(), results) if history > 0 else None,

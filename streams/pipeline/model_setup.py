@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from driftline.config import AlertPolicySpec, ModelSpec, RetrainPolicySpec, SlidingWindow, Thresholds, TumblingWindow
 from driftline.detectors import AlertPolicy, ModelReference, RetrainPolicy, make_detector, resolve_spec, spec_problems
+from driftline.streams.pipeline.budget import FleetLoads, with_ert
 from driftline.streams.pipeline.plan import ModelIngest
 from driftline.streams.state import ReferenceStore
 
@@ -33,6 +35,8 @@ class WorkerDefaults:
     resolve_after: int = 2
     cooldown_seconds: float = 0.0
     reference_refresh_seconds: float = 10.0
+    false_alarms_per_day: float | None = None
+    """The fleet's budget (:mod:`~driftline.streams.pipeline.budget`); None: every test at its spec's ERT."""
     join_labels: bool = False
     label_ttl_seconds: float = 7 * 24 * 3600
     warmup_events: int = 0
@@ -108,6 +112,8 @@ class ModelMonitor:
     layout: WindowLayout
     policy: AlertPolicy
     retrain: RetrainPolicy | None = None
+    budget: Mapping[str, Any] = field(default_factory=dict)
+    """What the fleet's false-alarm budget gives the model (recorded with each closed window)."""
 
     @property
     def model_id(self) -> str:
@@ -143,9 +149,12 @@ def alert_policy_of(spec: ModelSpec) -> AlertPolicy:
 
 
 def monitor_of(model_id: str, reference: ModelReference, specs: Mapping[str, ModelSpec],
-               defaults: ModelSpec) -> ModelMonitor:
-    """How a model is monitored at this reference: its spec (or the one inferred from the reference)."""
+               defaults: ModelSpec, *, ert_windows: float | None = None) -> ModelMonitor:
+    """How a model is monitored at this reference: its spec (or the one inferred from the reference), every
+    test at ``ert_windows`` when the fleet's budget sets it."""
     spec = resolve_spec(model_id, reference, specs, defaults)
+    if ert_windows is not None:
+        spec = with_ert(spec, ert_windows)
     for problem in spec_problems(spec, reference):
         log.warning("model %s: %s; it is not monitored until a reference profiles it", model_id, problem)
     log.info("model %s: reference %s, %d feature(s) monitored", model_id, reference.version, len(spec.features))
@@ -154,15 +163,19 @@ def monitor_of(model_id: str, reference: ModelReference, specs: Mapping[str, Mod
 
 
 class MonitorCache:
-    """Each model's monitor, its reference re-read every ``refresh_seconds`` so a new version is picked up."""
+    """Each model's monitor, its reference re-read every ``refresh_seconds`` so a new version is picked up; the
+    fleet's false-alarm budget re-allocated as often (a change rebuilds every monitor)."""
 
     def __init__(self, references: ReferenceStore, specs: Mapping[str, ModelSpec], defaults: ModelSpec, *,
-                 refresh_seconds: float) -> None:
+                 refresh_seconds: float, false_alarms_per_day: float | None = None) -> None:
         self._references = references
         self._specs = specs
         self._defaults = defaults
         self._refresh = refresh_seconds
         self._monitors: dict[str, tuple[float, ModelMonitor | None]] = {}
+        self.fleet = FleetLoads(references, specs, defaults, budget_per_day=false_alarms_per_day,
+                                step_of=lambda spec: WindowLayout.of(spec.window).bucket_seconds,
+                                refresh_seconds=refresh_seconds)
 
     def spec_for(self, model_id: str) -> ModelSpec:
         """The spec a model runs under (its own, or the worker's defaults)."""
@@ -174,6 +187,7 @@ class MonitorCache:
 
     async def load(self, model_ids: Collection[str]) -> dict[str, ModelMonitor]:
         """The monitors of the models that have a reference."""
+        changed = await self.fleet.refresh()
         now = time.monotonic()
         for model_id in model_ids:
             loaded_at, current = self._monitors.get(model_id, (float("-inf"), None))
@@ -182,6 +196,15 @@ class MonitorCache:
                 if reference is None:
                     current = None
                 elif current is None or current.reference != reference:
-                    current = monitor_of(model_id, reference, self._specs, self._defaults)
+                    changed = self.fleet.note(model_id, reference) or changed
+                    current = self._monitor(model_id, reference)
                 self._monitors[model_id] = (now, current)
+        if changed:  # every test of every model at the new allocation's ERT (their references as they are)
+            self._monitors = {m: (at, self._monitor(m, monitor.reference) if monitor else None)
+                              for m, (at, monitor) in self._monitors.items()}
         return {m: monitor for m in model_ids if (monitor := self._monitors[m][1]) is not None}
+
+    def _monitor(self, model_id: str, reference: ModelReference) -> ModelMonitor:
+        monitor = monitor_of(model_id, reference, self._specs, self._defaults,
+                             ert_windows=self.fleet.ert_for(model_id))
+        return replace(monitor, budget=self.fleet.entry(model_id))

@@ -90,7 +90,8 @@ class PredictionProcessor:
         specs = dict(specs or {})
         check_supported(specs)
         self._monitors = MonitorCache(store, specs, defaults.default_spec(),
-                                      refresh_seconds=defaults.reference_refresh_seconds)
+                                      refresh_seconds=defaults.reference_refresh_seconds,
+                                      false_alarms_per_day=defaults.false_alarms_per_day)
         self._retry_delays = retry_delays
         self._online = OnlineRunner(store.detector_states)
         self._retrain = retrain

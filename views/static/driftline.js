@@ -24,6 +24,7 @@
     for (const c of children) node.append(c);
     return node;
   }
+  const fmt = (v) => Number(Number(v).toPrecision(3)).toString();  // three significant digits, as status prints
   const num = (v, digits = 3) => (v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toFixed(digits));
   const pval = (v) => (v === null || v === undefined ? "–" : Number(v).toExponential(1));
   const when = (s) => (s ? new Date(s * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "–");
@@ -123,6 +124,11 @@
       ["windows shown", String(view.windows), "none"],
       ["labels joined", labels.joined ? `${labels.joined.toLocaleString("en")} (${labels.unmatched || 0} unmatched)` : "none yet", "none"],
     ];
+    const b = view.budget || {};
+    if (b.expected_per_day != null) {
+      const budget = b.budget_per_day ? `budget ${fmt(b.budget_per_day)}/day` : "no budget set";
+      cards.push(["false alarms expected", `${fmt(b.expected_per_day)}/day: ${Math.round(100 * b.share)}% of the fleet's ${fmt(b.fleet_expected_per_day)} (${budget})`, "none"]);
+    }
     $("summary").replaceChildren(...cards.map(([k, v, cls]) => el("div", {class: `card ${cls}`},
       el("div", {class: "card-label", text: k}), el("div", {class: "card-value", text: v}))));
     $("reference").textContent = view.reference_version ? `reference ${view.reference_version}` : "no reference";
