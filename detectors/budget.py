@@ -22,7 +22,7 @@ from driftline.config import EFFECT_TESTS, CategoricalFeature, ModelSpec
 from driftline.detectors.reference import ModelReference
 from driftline.detectors.spec_resolution import monitored_features
 
-BUDGET_KEY = "__budget__"
+BUDGET_KEY = "__fleet__#budget"
 """Where a model's closed window records what the budget gives it (beside its features' latest statistics)."""
 SECONDS_PER_DAY = 86_400.0
 SIGNALS_PER_KIND = {"numeric": 3, "categorical": 2}

@@ -4,7 +4,7 @@ Every worker sees the same fleet: every model with a reference in the store, eac
 worker's defaults). :class:`FleetLoads` keeps each model's load (windows a day, tests a window) by reference
 version, reads the references of models it has not seen when the fleet's list changes, and allocates the budget
 over them; all workers of a deployment, given the same specs and flags, allocate the same. What a model gets is
-written with each of its closed windows (``latest``'s ``__budget__``), where ``driftline status`` and the
+written with each of its closed windows (``latest``'s ``__fleet__#budget``), where ``driftline status`` and the
 dashboard read it.
 """
 
@@ -94,7 +94,7 @@ class FleetLoads:
         return load is not None and load.own_ert_windows is not None
 
     def entry(self, model_id: str) -> dict[str, Any]:
-        """What the model's closed windows record of the budget (``__budget__``)."""
+        """What the model's closed windows record of the budget (``__fleet__#budget``)."""
         plan, load = self.allocation, self._loads.get(model_id, ("", None))[1]
         ert = plan.ert_windows.get(model_id, self._defaults.thresholds.ert_windows)
         return {"budget_per_day": plan.budget_per_day, "ert_windows": ert,

@@ -60,7 +60,10 @@ async def test_shifted_feature_alerts_alone_and_malformed_message_is_dead_letter
             lines = await status_lines(RedisState(store.redis))
             status = [line for line in lines if line.startswith(sim.model_id + " ")]
         assert now.in_windows == produced  # every valid event exactly once
+        budget = [line for line in status if " false alarms: " in line]
+        status = [line for line in status if line not in budget]
         assert len(status) == 20
+        assert len(budget) == 1 and "no budget set" in budget[0]  # what the model expects, from its last window
         assert [line.split()[1] for line in status if "DRIFT" in line] == []  # the drift ended before the last window
 
         alerts = [decode(v, DriftAlert, max_bytes=10**6) for v in await read_topic(settings, settings.topics.alerts, 1)]
