@@ -6,6 +6,9 @@ Colours (when the output is a terminal and ``NO_COLOR`` is unset) always come wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from driftline.config import PERFORMANCE_FEATURE
 from driftline.streams import State
 from driftline.views.load import load_model_view
@@ -93,7 +96,7 @@ def budget_line(view: ModelView) -> str | None:
     b = view.budget
     if b.get("expected_per_day") is None:
         return None
-    budget = f"budget {b['budget_per_day']:.3g} a day" if b.get("budget_per_day") else "no budget set"
+    budget = _budget_words(b)
     ert = "its spec's ERT" if b.get("own_ert") else "ERT"
     line = (f"{view.model_id:<24} false alarms: {b['expected_per_day']:.3g} a day expected, {b['share']:.0%} of the "
             f"fleet's {b['fleet_expected_per_day']:.3g} ({budget})")
@@ -106,10 +109,14 @@ def fleet_line(views: list[ModelView]) -> str | None:
     if not recorded:
         return None
     b = max(recorded, key=lambda r: r.get("models", 0))
-    budget = f"budget {b['budget_per_day']:.3g} a day" if b.get("budget_per_day") else "no budget set"
+    budget = _budget_words(b)
     over = "; models with their own ERT spend it all" if b.get("over_budget") else ""
     return (f"fleet: {b['fleet_expected_per_day']:.3g} false alarms a day expected across {b.get('models', '?')} "
             f"model(s) ({budget}{over})")
+
+
+def _budget_words(entry: Mapping[str, Any]) -> str:
+    return f"budget {entry['budget_per_day']:.3g} a day" if entry.get("budget_per_day") else "no budget set"
 
 
 def status_table(views: list[ModelView], *, colour: bool = False) -> list[str]:

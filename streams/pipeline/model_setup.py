@@ -199,8 +199,8 @@ class MonitorCache:
                     changed = self.fleet.note(model_id, reference) or changed
                     current = self._monitor(model_id, reference)
                 self._monitors[model_id] = (now, current)
-        if changed:  # every test of every model at the new allocation's ERT (their references as they are)
-            self._monitors = {m: (at, self._monitor(m, monitor.reference) if monitor else None)
+        if changed:  # every test of every model at the new allocation's ERT, and each model's new share
+            self._monitors = {m: (at, self._rebudgeted(monitor) if monitor else None)
                               for m, (at, monitor) in self._monitors.items()}
         return {m: monitor for m in model_ids if (monitor := self._monitors[m][1]) is not None}
 
@@ -208,3 +208,10 @@ class MonitorCache:
         monitor = monitor_of(model_id, reference, self._specs, self._defaults,
                              ert_windows=self.fleet.ert_for(model_id))
         return replace(monitor, budget=self.fleet.entry(model_id))
+
+    def _rebudgeted(self, monitor: ModelMonitor) -> ModelMonitor:
+        """The monitor at the fleet's new allocation: only its ERT and its entry change (no spec resolved again,
+        nothing logged: a new model re-allocates every model's)."""
+        ert = self.fleet.ert_for(monitor.model_id)
+        spec = with_ert(monitor.spec, ert) if ert is not None else monitor.spec
+        return replace(monitor, spec=spec, budget=self.fleet.entry(monitor.model_id))
