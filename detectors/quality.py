@@ -15,10 +15,11 @@ signal            the share of the window's values that are ...         the refe
 
 A feature whose values go null, of the wrong type or to categories never seen leaves its distribution tests
 little or nothing to compare, so without these signals such a feature could look calm. Each is one-sided (a
-rise): a two-proportion z test at ``alpha`` per feature and window (``1 / thresholds.ert_windows``, the rate
+rise): a z test of the window's share against the reference's plus half the minimum rise (a trickle under
+that is no drift) at ``alpha`` per feature and window (``1 / thresholds.ert_windows``, the rate
 every test of a feature is held to: :data:`QUALITY_ALPHA` by default), with few counts
-also an exact binomial tail (:data:`EXACT_BELOW`: in a small window two values beyond a 20,000-value range
-are a 1-in-20,000 event, not the z test's 1e-44), **and** a minimum rise (:data:`MIN_RISE`), so a large window
+also an exact binomial tail (:data:`EXACT_BELOW`: with few values in a small window the normal approximation
+is far too bold), **and** a minimum rise (:data:`MIN_RISE`), so a large window
 does not alert on a trivial one. Its result is a
 :class:`~driftline.detectors.window_compare.FeatureWindow` keyed ``<feature>#<signal>``: its own alert state,
 alert (its ``detector`` is the signal) and history column. A signal is computed only when the window or the
@@ -178,15 +179,26 @@ def _feature_signals(feature: AnyFeatureReference, name: str, segment: str | Non
 
 
 def _share_verdict(signal: str, count: int, n: int, ref_count: float, ref_n: int, alpha: float) -> WindowVerdict:
-    """One-sided two-proportion z test of the window's share against the reference's, and the minimum rise;
-    the threshold reported is the share it fires above at this window's n."""
+    """One-sided test of the window's share against the reference's share plus half the minimum rise (a trickle
+    below that, such as a new category in 0.1 % of the values, is no drift: tested against the reference's share
+    alone, a window of 100 with two such values would fire every few hours), and the minimum rise itself; the
+    threshold reported is the share it fires above at this window's n.
+
+    >>> _share_verdict(UNSEEN, 2, 100, 0, 20_000, 2e-4).drift  # a 0.1 % trickle's unlucky window
+    False
+    >>> _share_verdict(UNSEEN, 8, 100, 0, 20_000, 2e-4).drift
+    True
+    >>> _share_verdict(MISSING, 60, 1000, 200, 20_000, 2e-4).drift  # 1 % of the values null, now 6 %
+    True
+    """
     p_ref, p_win = ref_count / ref_n, count / n
-    pooled = (ref_count + count) / (ref_n + n)
-    spread = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n + 1 / ref_n))
-    p_value = float(norm.sf((p_win - p_ref) / spread))
-    if 0 < count < EXACT_BELOW:  # few counts: the normal approximation is far too bold (2 of 100 at 1e-4: z = 14)
-        p_value = max(p_value, float(binom.sf(count - 1, n, max(p_ref, 0.5 / ref_n))))
-    noise = float(norm.isf(alpha)) * math.sqrt(max(p_ref * (1 - p_ref), 1e-12) * (1 / n + 1 / ref_n))
     rise = MIN_RISE[signal]
+    tolerated = min(p_ref + rise / 2, 1.0 - 1e-9)
+    ref_var = p_ref * (1 - p_ref) / ref_n
+    spread = math.sqrt(max(tolerated * (1 - tolerated) / n + ref_var, 1e-12))
+    p_value = float(norm.sf((p_win - tolerated) / spread))
+    if 0 < count < EXACT_BELOW:  # few counts: the normal approximation is too bold
+        p_value = max(p_value, float(binom.sf(count - 1, n, max(tolerated, 0.5 / ref_n))))
+    noise = float(norm.isf(alpha)) * spread
     drift = p_value < alpha and p_win - p_ref >= rise
-    return WindowVerdict(signal, p_win, p_ref + max(rise, noise), ref_n, n, drift=drift, p_value=p_value)
+    return WindowVerdict(signal, p_win, max(p_ref + rise, tolerated + noise), ref_n, n, drift=drift, p_value=p_value)
