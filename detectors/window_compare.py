@@ -31,9 +31,8 @@ from driftline.detectors.policies.alert_policy import (
 )
 from driftline.detectors.reference import AnyFeatureReference, CategoricalReference, ModelReference
 from driftline.detectors.spec_resolution import monitored_features
-from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein, binned_wasserstein_test
-from driftline.detectors.stats.distances import hellinger, jensen_shannon
-from driftline.detectors.stats.psi import psi
+from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.stats.effects import effect_statistic
 from driftline.detectors.stats.verdict import WindowVerdict
 from driftline.detectors.stats.window_tests import chi_square_test, hellinger_test, js_test, psi_test
 from driftline.detectors.thresholds import bar_for
@@ -211,15 +210,7 @@ def _calibrated_gate(gate: WindowVerdict, thresholds: Thresholds) -> WindowVerdi
 
 def _effect(test: str, reference: AnyFeatureReference, ref: np.ndarray, cur: np.ndarray) -> float:
     """The effect test's statistic (the same functions as the fixed-threshold tests)."""
-    if test == "psi":
-        return psi(ref, cur)
-    if test == "jensen_shannon":
-        return jensen_shannon(ref, cur)
-    if test == "hellinger":
-        return hellinger(ref, cur)
-    if test == "wasserstein" and not isinstance(reference, CategoricalReference):
-        return binned_wasserstein(reference.edges, ref, cur)
-    raise ValueError(f"unknown window test {test!r}")
+    return effect_statistic(test, None if isinstance(reference, CategoricalReference) else reference.edges, ref, cur)
 
 
 def _fixed(test: str, reference: AnyFeatureReference, thresholds: Thresholds, r: _Counts, c: _Counts
