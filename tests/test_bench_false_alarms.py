@@ -3,10 +3,7 @@ shift it must see and a stationary stretch it must not alarm on under the budget
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import timedelta
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,17 +11,12 @@ import pytest
 from driftline.config.events import DriftAlert, TimeWindow
 from driftline.streams.testing.simulate import EPOCH
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "false_alarms.py"
+from .support.bench import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_false_alarms", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("false_alarms")
 
 
 def _alert(feature: str, window: int, state: str = "firing") -> DriftAlert:

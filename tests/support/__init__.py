@@ -5,6 +5,7 @@
 - `waiting`: `poll` and `wait_until` (a condition, in time), `wait_closed` and `wait_counted` (a model's windows
   closed, its events counted) over `counted` (what Redis holds of the simulator's windows);
 - `triggers`: ``driftline triggers exec`` started and stopped, and a command that records the triggers it ran for.
+- `bench`: `load_bench` (a bench script loaded as a module, for the tests of its pieces).
 
 Counting or reading a topic whole, and the fault suite's seeded `Workload` (sending it, waiting for it, judging
 it), are the product's testing oracle's: ``driftline.streams.testing.oracle`` (`topic_records`, `read_all`,
