@@ -182,7 +182,7 @@ class CategoricalEvidence(BaseModel):
     current: list[float]
 
 
-ThresholdRule = Literal["calibrated", "floor", "band", "fixed"]
+ThresholdRule = Literal["calibrated", "variability", "floor", "band", "fixed"]
 """What set an effect test's threshold (docs/thresholds.md)."""
 
 
@@ -198,8 +198,9 @@ class DriftAlert(_Output):
     threshold: float
     rule: ThresholdRule | None = Field(
         None, description="What set the threshold of an effect test: calibrated (the window size's sampling noise "
-        "for the expected run time between false alarms), floor (the smallest effect that alerts), band (the "
-        "critical effect size) or fixed (a spec's constant); docs/thresholds.md.")
+        "for the expected run time between false alarms), variability (how far the reference's own stretches of "
+        "the window's size differ from the whole, for a reference built in order), floor (the smallest effect that "
+        "alerts), band (the critical effect size) or fixed (a spec's constant); docs/thresholds.md.")
     p_value: float | None = None
     reference_value: float | None = Field(
         None, description="What the statistic is compared with, where it is a metric (performance: the "

@@ -68,7 +68,9 @@ from driftline.detectors.sketches import NumericHistogram, SketchFormatError
 from driftline.detectors.spec_resolution import resolve_spec, spec_problems
 from driftline.detectors.stats import WindowVerdict, chi_square_test, hellinger_test, js_test, psi_test
 from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_test
+from driftline.detectors.thresholds import Bar, reference_bars
 from driftline.detectors.values import numeric_values
+from driftline.detectors.variability import MIN_GROUPS
 from driftline.detectors.volume import VOLUME_KEY, VolumeBaseline, volume_window
 from driftline.detectors.window_compare import FeatureWindow, compare_window
 
@@ -115,6 +117,10 @@ __all__ = [  # noqa: RUF022 — grouped by role, as aiokafka does
     "calibrate",
     "resolve_spec",
     "spec_problems",
+    # the bars a reference sets (calibrated, its own variability, floor, band)
+    "Bar",
+    "MIN_GROUPS",
+    "reference_bars",
     # the fleet's false-alarm budget
     "Allocation",
     "BUDGET_KEY",

@@ -11,6 +11,7 @@ references topic.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import Counter
@@ -26,6 +27,9 @@ from driftline.detectors.values import numeric_values
 
 FORMAT_VERSION = 2
 OTHER = "__other__"
+
+Chunks = tuple[tuple[int, ...], ...]
+"""Consecutive chunks of an ordered reference, each its counts on the feature's bins."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class FeatureReference:
     mismatched: int = 0
     discrete: bool = False
     """A few distinct values (a flag, a count, a code), one bin each (``quantile_edges``): tested as discrete."""
+    chunks: Chunks = ()
+    """An ordered reference's consecutive chunks' counts on these bins (:mod:`~driftline.detectors.variability`);
+    empty when the reference's row order means nothing."""
 
     @classmethod
     def build(cls, values: ArrayLike, *, n_bins: int = 10, mismatched: int = 0) -> FeatureReference:
@@ -75,6 +82,7 @@ class FeatureReference:
             raise ValueError(f"{len(self.edges)} edges need {len(self.edges) + 1} counts, got {len(self.counts)}")
         if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
             raise ValueError("edges must be strictly increasing")
+        _check_chunks(self.chunks, self.n_bins)
 
     @property
     def n_bins(self) -> int:
@@ -87,6 +95,18 @@ class FeatureReference:
         """Counts of finite ``values`` on these bins (vectorised; NaN is left out)."""
         return self.histogram().bin_counts_for(values)
 
+    def bin_indices(self, values: ArrayLike) -> np.ndarray:
+        """Each value's bin, -1 for a value that is not a finite number.
+
+        >>> FeatureReference(edges=(0.0, 1.0), counts=(5, 5, 5)).bin_indices([-1.0, 0.5, 2.0, float("nan")]).tolist()
+        [0, 1, 2, -1]
+        """
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            column = np.asarray(values, dtype=np.float64).ravel()
+        else:
+            column = numeric_values(list(np.asarray(values, dtype=object).ravel())).column
+        return np.where(np.isfinite(column), np.searchsorted(np.asarray(self.edges), column, side="right"), -1)
+
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {"kind": self.kind, "edges": list(self.edges), "counts": list(self.counts)}
         if self.nulls:
@@ -97,6 +117,8 @@ class FeatureReference:
             data["mismatched"] = self.mismatched
         if self.discrete:
             data["discrete"] = True
+        if self.chunks:
+            data["chunks"] = [list(c) for c in self.chunks]
         return data
 
 
@@ -116,6 +138,8 @@ class CategoricalReference:
     counts: tuple[int, ...]
     kind: Literal["categorical"] = "categorical"
     nulls: int = 0
+    chunks: Chunks = ()
+    """An ordered reference's consecutive chunks' counts on these bins, as :attr:`FeatureReference.chunks`."""
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.categories) + 1:
@@ -123,6 +147,7 @@ class CategoricalReference:
                              f"(the last is {OTHER}), got {len(self.counts)}")
         if len(set(self.categories)) != len(self.categories):
             raise ValueError("categories must be distinct")
+        _check_chunks(self.chunks, self.n_bins)
 
     @classmethod
     def build(cls, values: Iterable[object], *, max_categories: int = 50) -> CategoricalReference:
@@ -157,10 +182,17 @@ class CategoricalReference:
         data: dict[str, object] = {"kind": self.kind, "categories": list(self.categories), "counts": list(self.counts)}
         if self.nulls:
             data["nulls"] = self.nulls
+        if self.chunks:
+            data["chunks"] = [list(c) for c in self.chunks]
         return data
 
 
 AnyFeatureReference = FeatureReference | CategoricalReference
+
+
+def _check_chunks(chunks: Chunks, n_bins: int) -> None:
+    if any(len(chunk) != n_bins for chunk in chunks):
+        raise ValueError(f"every chunk needs {n_bins} counts, one per bin")
 
 
 def category_name(value: object) -> str:
@@ -197,6 +229,12 @@ class ModelReference:
     performance: Mapping[str, float] | None = None
     """The model's performance on labelled reference data (:mod:`driftline.detectors.performance` counters), what
     its performance windows are compared with; None: its first joined labels form that reference."""
+    chunk_rows: int | None = None
+    """Rows per chunk of an ordered reference (its features' ``chunks``); None when its row order means nothing."""
+
+    @property
+    def ordered(self) -> bool:
+        return self.chunk_rows is not None
 
     @classmethod
     def build(
@@ -211,10 +249,13 @@ class ModelReference:
         bins_of: Mapping[str, int] | None = None,
         max_categories_of: Mapping[str, int] | None = None,
         mismatched_of: Mapping[str, int] | None = None,
+        ordered: bool = False,
     ) -> ModelReference:
         """Quantile bins of each numeric sample (deduplicated edges); top categories of each categorical one.
         ``bins_of`` / ``max_categories_of``: per feature, over ``n_bins`` / ``max_categories``;
-        ``mismatched_of``: per numeric feature, its wrong-typed values (NaN in a parsed column).
+        ``mismatched_of``: per numeric feature, its wrong-typed values (NaN in a parsed column); ``ordered``: the
+        samples' order means something (rows in time order), so each feature also keeps its consecutive chunks'
+        counts (:func:`~driftline.detectors.variability.chunk_counts`; every sample has one value per row).
 
         >>> ref = ModelReference.build("m", "v1", {"x": np.arange(100.0)}, n_bins=2,
         ...                            categorical={"channel": ["web", "app", "web"]})
@@ -228,7 +269,10 @@ class ModelReference:
         for name, cat_values in (categorical or {}).items():
             features[name] = CategoricalReference.build(
                 cat_values, max_categories=(max_categories_of or {}).get(name, max_categories))
-        return cls(model_id=model_id, version=version, features=features)
+        if not ordered:
+            return cls(model_id=model_id, version=version, features=features)
+        ordered_samples: dict[str, Any] = {**samples, **(categorical or {})}
+        return _with_chunks(cls(model_id=model_id, version=version, features=features), ordered_samples)
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {
@@ -239,6 +283,8 @@ class ModelReference:
         }
         if self.performance is not None:
             data["performance"] = dict(self.performance)
+        if self.chunk_rows is not None:
+            data["chunk_rows"] = self.chunk_rows
         return json.dumps(data).encode()
 
     @classmethod
@@ -249,18 +295,41 @@ class ModelReference:
             raise ValueError(f"unknown reference format {data.get('format')!r}; expected {FORMAT_VERSION}")
         features = {name: _feature_from_dict(f) for name, f in data["features"].items()}
         performance = data.get("performance")
+        chunk_rows = data.get("chunk_rows")
         return cls(model_id=data["model_id"], version=data["version"], features=features,
-                   performance={k: float(v) for k, v in performance.items()} if performance else None)
+                   performance={k: float(v) for k, v in performance.items()} if performance else None,
+                   chunk_rows=None if chunk_rows is None else int(chunk_rows))
+
+
+def _with_chunks(reference: ModelReference, samples: Mapping[str, Any]) -> ModelReference:
+    """``reference`` with each feature's consecutive chunks of its sample, in the sample's order.
+
+    >>> ref = ModelReference.build("m", "v1", {"x": np.r_[np.zeros(500), np.ones(500)]}, n_bins=2, ordered=True)
+    >>> ref.chunk_rows, len(ref.features["x"].chunks), ref.features["x"].chunks[0], ref.features["x"].chunks[-1]
+    (50, 20, (50, 0), (0, 50))
+    """
+    from driftline.detectors.variability import chunk_counts
+
+    features: dict[str, AnyFeatureReference] = {}
+    rows = None
+    for name, feature in reference.features.items():
+        values = list(samples[name]) if isinstance(feature, CategoricalReference) else samples[name]
+        counts, rows = chunk_counts(feature.bin_indices(values), feature.n_bins)
+        features[name] = dataclasses.replace(feature, chunks=tuple(tuple(int(x) for x in c) for c in counts))
+    return dataclasses.replace(reference, features=features, chunk_rows=rows)
 
 
 def _feature_from_dict(data: Mapping[str, Any]) -> AnyFeatureReference:
     nulls = int(data.get("nulls", 0))
+    chunks = tuple(tuple(int(x) for x in c) for c in data.get("chunks", ()))
     if data.get("kind", "numeric") == "categorical":
-        return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]), nulls=nulls)
+        return CategoricalReference(categories=tuple(data["categories"]), counts=tuple(data["counts"]), nulls=nulls,
+                                    chunks=chunks)
     low, high = data.get("range") or (None, None)
     return FeatureReference(edges=tuple(data["edges"]), counts=tuple(data["counts"]), nulls=nulls,
                             low=None if low is None else float(low), high=None if high is None else float(high),
-                            mismatched=int(data.get("mismatched", 0)), discrete=bool(data.get("discrete", False)))
+                            mismatched=int(data.get("mismatched", 0)), discrete=bool(data.get("discrete", False)),
+                            chunks=chunks)
 
 
 def content_version(reference: ModelReference) -> str:
@@ -277,5 +346,4 @@ def content_version(reference: ModelReference) -> str:
 
 def versioned(draft: ModelReference, version: str | None = None, *, prefix: str = "") -> ModelReference:
     """``draft`` under ``version``, or under ``prefix`` + its content's version when none is given."""
-    return ModelReference(draft.model_id, version or f"{prefix}{content_version(draft)}", draft.features,
-                          draft.performance)
+    return dataclasses.replace(draft, version=version or f"{prefix}{content_version(draft)}")

@@ -6,14 +6,15 @@ it reads as drift. When the reference's row order means something (``reference b
 of at least :data:`MIN_CHUNK_ROWS` rows. For a window of ``n`` events, consecutive chunks are grouped by
 ``round(n / chunk_rows)`` (at least :data:`MIN_GROUPS` groups), each group's statistic taken against the whole,
 and the bar is their mean plus :data:`VARIABILITY_SDS` standard deviations (as NannyML's thresholds on its
-reference chunks). A window is then held to the larger of this bar and the calibrated one.
-
-Not wired into the worker yet: the reference does not store its chunks (docs/thresholds.md, "Not yet built").
+reference chunks). A window is then held to the larger of this bar and the calibrated one
+(:class:`~driftline.detectors.thresholds.Bar`); the bar is cached per (feature's chunks, groups), so it costs
+nothing per window once computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,11 +29,14 @@ VARIABILITY_SDS = 3.0
 def chunk_counts(bin_index: np.ndarray, n_bins: int, *, max_chunks: int = MAX_CHUNKS,
                  min_rows: int = MIN_CHUNK_ROWS) -> tuple[np.ndarray, int]:
     """Each consecutive chunk's histogram (a ``(chunks, n_bins)`` array) of the reference's bin indices in their
-    order, and the rows per chunk; the rows after the last whole chunk are left out.
+    order, and the rows per chunk; the rows after the last whole chunk are left out, and so are missing values
+    (index -1): a chunk holds ``rows`` rows, its counts the values among them.
 
     >>> counts, rows = chunk_counts(np.array([0, 0, 1, 1, 1, 0, 1]), 2, max_chunks=4, min_rows=2)
     >>> counts.tolist(), rows
     ([[2, 0], [0, 2], [1, 1]], 2)
+    >>> chunk_counts(np.array([0, -1, 1, 1]), 2, max_chunks=2, min_rows=2)[0].tolist()
+    [[1, 0], [0, 2]]
     """
     rows = max(min_rows, -(-len(bin_index) // max_chunks))
     chunks = len(bin_index) // rows
@@ -40,7 +44,8 @@ def chunk_counts(bin_index: np.ndarray, n_bins: int, *, max_chunks: int = MAX_CH
         return np.zeros((0, n_bins), dtype=np.int64), rows
     index = np.asarray(bin_index[: chunks * rows], dtype=np.int64).reshape(chunks, rows)
     offsets = np.arange(chunks)[:, None] * n_bins
-    counts = np.bincount((index + offsets).ravel(), minlength=chunks * n_bins).reshape(chunks, n_bins)
+    present = index >= 0
+    counts = np.bincount((index + offsets)[present], minlength=chunks * n_bins).reshape(chunks, n_bins)
     return counts, rows
 
 
@@ -68,3 +73,23 @@ def variability_threshold(test: str, edges: Sequence[float] | None, chunks: np.n
     grouped = chunks[: groups * per_group].reshape(groups, per_group, -1).sum(axis=1)
     stats = np.array([effect_statistic(test, edges, whole, g) for g in grouped])
     return float(stats.mean() + sds * stats.std(ddof=1))
+
+
+def variability_bar(test: str, edges: Sequence[float] | None, chunks: tuple[tuple[int, ...], ...],
+                    chunk_rows: int, window_size: int) -> float | None:
+    """:func:`variability_threshold` of a reference's stored chunks, cached: the bar depends on the window's size
+    only through how many chunks make one stretch of it.
+
+    >>> chunks = ((50, 0), (0, 50), (50, 0), (0, 50), (50, 0), (0, 50))  # alternating halves of 50 rows
+    >>> round(variability_bar("psi", None, chunks, 50, 50), 2), variability_bar("psi", None, chunks, 50, 100)
+    (4.6, 0.0)
+    """
+    per_group = max(1, round(window_size / chunk_rows))
+    return _variability_bar(test, None if edges is None else tuple(edges), chunks, chunk_rows, per_group)
+
+
+@lru_cache(maxsize=4096)
+def _variability_bar(test: str, edges: tuple[float, ...] | None, chunks: tuple[tuple[int, ...], ...],
+                     chunk_rows: int, per_group: int) -> float | None:
+    return variability_threshold(test, edges, np.asarray(chunks, dtype=np.float64), chunk_rows,
+                                 per_group * chunk_rows)

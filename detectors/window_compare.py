@@ -35,7 +35,7 @@ from driftline.detectors.stats.binned import binned_ks_test, binned_wasserstein_
 from driftline.detectors.stats.effects import effect_statistic
 from driftline.detectors.stats.verdict import WindowVerdict
 from driftline.detectors.stats.window_tests import chi_square_test, hellinger_test, js_test, psi_test
-from driftline.detectors.thresholds import bar_for
+from driftline.detectors.thresholds import feature_bar
 
 GATE_TESTS = ("chi_square", "ks")
 
@@ -100,7 +100,8 @@ class FeatureWindow:
         return self.verdict.threshold
 
     def rule_for(self, severity: Severity | None) -> ThresholdRule | None:
-        """What set that threshold (:mod:`~driftline.detectors.thresholds`): calibrated, floor, band or fixed."""
+        """What set that threshold (:mod:`~driftline.detectors.thresholds`): calibrated, variability, floor, band or
+        fixed."""
         if severity == "warning" and self.verdict.warning_threshold is not None:
             return self.verdict.warning_rule
         return self.verdict.rule
@@ -140,7 +141,7 @@ def compare_window(
             cur = bin_vector(feature_ref, counts.get(key, {}))
             if cur.sum() <= 0 or ref.sum() <= 0:
                 continue
-            effect, gate = _run_tests(feature_ref, feature_spec, spec.thresholds, ref, cur)
+            effect, gate = _run_tests(feature_ref, feature_spec, spec.thresholds, ref, cur, reference.chunk_rows)
             evidence.append(FeatureEvidence(key, effect, gate))
             shapes[key] = (name, segment, _proportions(ref), _proportions(cur))
     thresholds = spec.thresholds
@@ -159,11 +160,12 @@ def segments_of(name: str, counts: Mapping[str, object]) -> list[str]:
 
 
 def _run_tests(
-    reference: AnyFeatureReference, feature: Feature, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
+    reference: AnyFeatureReference, feature: Feature, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray,
+    chunk_rows: int | None = None,
 ) -> tuple[WindowVerdict, WindowVerdict | None]:
     verdicts: dict[str, WindowVerdict] = {}
     for test in feature.tests:
-        verdict = _run_test(test, reference, thresholds, ref, cur)
+        verdict = _run_test(test, reference, thresholds, ref, cur, chunk_rows)
         if verdict is not None:
             verdicts[test] = verdict
     effects = [verdicts[t] for t in feature.tests if t in EFFECT_TESTS and t in verdicts]
@@ -177,7 +179,8 @@ def _run_tests(
 
 
 def _run_test(
-    test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray
+    test: str, reference: AnyFeatureReference, thresholds: Thresholds, ref: np.ndarray, cur: np.ndarray,
+    chunk_rows: int | None = None,
 ) -> WindowVerdict | None:
     r, c = _Counts(ref), _Counts(cur)
     if test == "chi_square":  # on the bins the reference has values in: a value it never saw is `unseen`'s
@@ -188,8 +191,7 @@ def _run_test(
     if test == "ks":
         return binned_ks_test(ref, cur, alpha=thresholds.p_value)
     if thresholds.mode == "calibrated":
-        edges = () if isinstance(reference, CategoricalReference) else tuple(reference.edges)
-        bar = bar_for(test, thresholds, tuple(int(x) for x in ref), window_size=int(cur.sum()), edges=edges)
+        bar = feature_bar(test, reference, thresholds, window_size=int(cur.sum()), chunk_rows=chunk_rows)
         return bar.verdict(_effect(test, reference, ref, cur), int(ref.sum()), int(cur.sum()))
     return _fixed(test, reference, thresholds, r, c)
 

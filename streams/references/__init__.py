@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from driftline.streams.references.errors import ReferenceDataError
 from driftline.streams.references.performance import ReferencePerformance, performance_counters
 from driftline.streams.references.publish import publish_reference
 from driftline.streams.references.training_data import (
     ReferenceColumns,
-    ReferenceDataError,
     columns_from_rows,
     read_reference_data,
 )

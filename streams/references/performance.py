@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftline.detectors import NotComparable, Task, metrics, outcome
-from driftline.streams.references.training_data import ReferenceDataError
+from driftline.streams.references.errors import ReferenceDataError
 
 MIN_LABELLED = 50
 

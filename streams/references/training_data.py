@@ -5,7 +5,8 @@ most :data:`MAX_MISMATCHED_SHARE` (1 %) of them, which are then recorded as the 
 wrong type (a production column has its ``"N/A"`` and ``"error"`` too; a boolean is a number, true is 1) — and
 categorical otherwise (strings, mixed) or when named in ``categorical`` (class ids, zip codes: numbers that are
 names). The column named ``prediction`` becomes the ``__prediction__`` feature (prior drift). Columns named
-in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported.
+in ``exclude`` (ids, labels, timestamps) and empty columns are left out and reported. A ``time_column`` puts the
+rows in time order (:mod:`~driftline.streams.references.row_order`) and is no feature.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import numpy as np
 from driftline.config import PREDICTION_FEATURE, class_feature, top_class
 from driftline.streams.ingest.decode import loads
 from driftline.streams.ingest.errors import InvalidEvent
-
-
-class ReferenceDataError(ValueError):
-    """The training data cannot be read or holds no usable feature."""
+from driftline.streams.references.errors import ReferenceDataError
+from driftline.streams.references.row_order import by_time
 
 
 @dataclass(frozen=True)
@@ -47,18 +46,21 @@ def read_reference_data(
     categorical: Iterable[str] = (),
     prediction: str | None = None,
     label: str | None = None,
+    time_column: str | None = None,
 ) -> ReferenceColumns:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         rows = _csv_rows(path)
     elif suffix in {".jsonl", ".ndjson"}:
-        rows = _jsonl_rows(path)
+        rows = _jsonl_rows(path, keep=time_column)
     elif suffix == ".parquet":
         rows = _parquet_rows(path)
     else:
         raise ReferenceDataError(f"{path}: unknown data format {suffix!r}; use .csv, .jsonl or .parquet")
     if not rows:
         raise ReferenceDataError(f"{path}: no rows")
+    if time_column is not None:
+        rows = by_time(rows, time_column, source=str(path))
     return columns_from_rows(rows, source=str(path), exclude=exclude, categorical=categorical, prediction=prediction,
                              label=label)
 
@@ -198,7 +200,7 @@ def _csv_rows(path: Path) -> list[dict[str, Any]]:
         raise ReferenceDataError(f"{path}: cannot read CSV: {exc}") from None
 
 
-def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
+def _jsonl_rows(path: Path, *, keep: str | None = None) -> list[dict[str, Any]]:
     rows = []
     try:
         with path.open("rb") as handle:
@@ -208,8 +210,11 @@ def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
                 row = loads(line)
                 if not isinstance(row, dict):
                     raise ReferenceDataError(f"{path}:{number}: expected a JSON object per line")
-                # A nested "features" map (PredictionEvent-shaped lines) is flattened.
-                rows.append(row["features"] if isinstance(row.get("features"), dict) else row)
+                # A nested "features" map (PredictionEvent-shaped lines) is flattened; ``keep`` (the time column)
+                # may be beside it.
+                if isinstance(row.get("features"), dict):
+                    row = {**row["features"], **({keep: row[keep]} if keep in row else {})}
+                rows.append(row)
     except InvalidEvent as exc:
         raise ReferenceDataError(f"{path}: not JSON lines: {exc.reason}") from None
     except OSError as exc:
